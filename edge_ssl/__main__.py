@@ -1,0 +1,3 @@
+from edge_ssl.cli import main
+
+main()

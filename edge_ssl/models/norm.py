@@ -1,0 +1,63 @@
+"""Normalisation layers written so the XNNPACK delegate can take them.
+
+``nn.LayerNorm``/``nn.GroupNorm`` lower to ``native_layer_norm``/``native_group_norm``, which XNNPACK
+leaves on the CPU fallback and which split the graph into many partitions (shared/STACK.md, pitfall 2).
+These compute the same thing from mean/sub/mul/rsqrt. Their parameter names match ``nn.LayerNorm``
+(``weight``, ``bias``) so checkpoints stay interchangeable.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class LayerNorm(nn.Module):
+    """LayerNorm over the last dim. x: (..., C) -> (..., C)."""
+
+    def __init__(self, dim: int, eps: float = 1e-5, affine: bool = True):
+        super().__init__()
+        self.dim, self.eps = dim, eps
+        self.weight = nn.Parameter(torch.ones(dim)) if affine else None
+        self.bias = nn.Parameter(torch.zeros(dim)) if affine else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training:  # fused kernel: faster and lighter for backward
+            return nn.functional.layer_norm(x, (self.dim,), self.weight, self.bias, self.eps)
+        mean = x.mean(dim=-1, keepdim=True)
+        xc = x - mean
+        var = (xc * xc).mean(dim=-1, keepdim=True)
+        y = xc * torch.rsqrt(var + self.eps)
+        if self.weight is not None:
+            y = y * self.weight + self.bias
+        return y
+
+    def extra_repr(self) -> str:
+        return f"{self.dim}, eps={self.eps}, affine={self.weight is not None}"
+
+
+class TimeNorm(nn.Module):
+    """Per-channel normalisation over time: ``GroupNorm(C, C)`` on (B, C, T), as wav2vec 2.0's first conv.
+
+    With ``valid`` (B, 1, T) float 1/0 the statistics use only real frames, so a padded batch gives the
+    same result as each utterance alone (fairseq's GroupNorm does not; it is only equal when unpadded).
+    """
+
+    def __init__(self, dim: int, eps: float = 1e-5):
+        super().__init__()
+        self.dim, self.eps = dim, eps
+        self.weight = nn.Parameter(torch.ones(dim))
+        self.bias = nn.Parameter(torch.zeros(dim))
+
+    def forward(self, x: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
+        # x: (B, C, T); valid: (B, 1, T) or None
+        if valid is None:
+            mean = x.mean(dim=-1, keepdim=True)
+            xc = x - mean
+            var = (xc * xc).mean(dim=-1, keepdim=True)
+        else:
+            count = valid.sum(dim=-1, keepdim=True).clamp_min(1.0)
+            mean = (x * valid).sum(dim=-1, keepdim=True) / count
+            xc = x - mean
+            var = (xc * xc * valid).sum(dim=-1, keepdim=True) / count
+        y = xc * torch.rsqrt(var + self.eps)
+        return y * self.weight[:, None] + self.bias[:, None]

@@ -1,0 +1,182 @@
+"""The speech encoder of the wav2vec 2.0 / HuBERT / data2vec family, composed of named parts:
+
+    wave (B, S) -> feature_extractor -> (B, T, 512) -> feature_projection -> (B, T, C)
+                -> [mask_emb at masked frames] -> encoder (pos conv + layers) -> hidden states
+
+``extract_features`` is the one feature interface. Size builders (``base``, ``large``, ``distilhubert``,
+``tiny``...) return configs; ``build_encoder`` makes the model.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Literal
+
+import torch
+from torch import nn
+
+from edge_ssl.models.conv_extractor import ConvFeatureExtractor
+from edge_ssl.models.norm import LayerNorm
+from edge_ssl.models.transformer import TransformerEncoder
+
+WAV2VEC2_CONV = [(512, 10, 5)] + [(512, 3, 2)] * 4 + [(512, 2, 2)] * 2
+
+
+@dataclass
+class EncoderConfig:
+    conv_layers: list[tuple[int, int, int]] = field(default_factory=lambda: list(WAV2VEC2_CONV))  # (channels, kernel, stride)
+    extractor_mode: Literal["group_norm", "layer_norm"] = "group_norm"  # base: group_norm; large/data2vec: layer_norm
+    conv_bias: bool = False              # large (LV-60) and data2vec use conv bias
+    embed_dim: int = 768                 # transformer width
+    num_layers: int = 12
+    num_heads: int = 12
+    ffn_dim: int = 3072
+    layer_norm_first: bool = False       # pre-LN ("stable layer norm"): large models
+    pos_conv_kernel: int = 128           # wav2vec 2.0/HuBERT: 128; data2vec: 19
+    pos_conv_groups: int = 16
+    pos_conv_depth: int = 1              # data2vec audio stacks 5 plain convs
+    dropout: float = 0.1
+    attention_dropout: float = 0.1
+    activation_dropout: float = 0.0
+    feature_dropout: float = 0.1         # fairseq dropout_input, on the projected features
+    layerdrop: float = 0.05              # probability of skipping a whole layer in training
+    layer_norm_eps: float = 1e-5
+
+    def validate(self) -> None:
+        if self.embed_dim % self.num_heads:
+            raise ValueError(f"embed_dim ({self.embed_dim}) must be divisible by num_heads ({self.num_heads})")
+        if not self.conv_layers:
+            raise ValueError("conv_layers must not be empty")
+
+
+@dataclass
+class EncoderOutput:
+    hidden_states: list[torch.Tensor]            # num_layers + 1 tensors (B, T, C)
+    pad_mask: torch.Tensor | None                # (B, T) bool, True at padding; None if unpadded
+    ffn_states: list[torch.Tensor | None]        # per layer (B, T, C): FFN output (data2vec targets)
+    conv_features: torch.Tensor                  # (B, T, C_conv) extractor output before its LayerNorm
+
+    @property
+    def last_hidden_state(self) -> torch.Tensor:
+        return self.hidden_states[-1]
+
+
+class FeatureProjection(nn.Module):
+    def __init__(self, c_in: int, c_out: int, dropout: float, eps: float):
+        super().__init__()
+        self.layer_norm = LayerNorm(c_in, eps)
+        self.proj = nn.Linear(c_in, c_out)
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # (B, T, C_conv) -> (B, T, C)
+        return self.drop(self.proj(self.layer_norm(x)))
+
+
+class SpeechEncoder(nn.Module):
+    def __init__(self, cfg: EncoderConfig):
+        super().__init__()
+        self.cfg = copy.deepcopy(cfg)
+        self.feature_extractor = ConvFeatureExtractor(cfg.conv_layers, cfg.extractor_mode, cfg.conv_bias)
+        self.feature_projection = FeatureProjection(
+            self.feature_extractor.out_dim, cfg.embed_dim, cfg.feature_dropout, cfg.layer_norm_eps)
+        # Learned vector that replaces masked frames (pretraining masks, SpecAugment in fine-tuning).
+        self.mask_emb = nn.Parameter(torch.empty(cfg.embed_dim).uniform_())
+        self.encoder = TransformerEncoder(
+            cfg.embed_dim, cfg.num_layers, cfg.num_heads, cfg.ffn_dim,
+            layer_norm_first=cfg.layer_norm_first, pos_conv_kernel=cfg.pos_conv_kernel,
+            pos_conv_groups=cfg.pos_conv_groups, pos_conv_depth=cfg.pos_conv_depth, dropout=cfg.dropout,
+            attention_dropout=cfg.attention_dropout, activation_dropout=cfg.activation_dropout,
+            layerdrop=cfg.layerdrop, eps=cfg.layer_norm_eps)
+
+    @property
+    def downsample_rate(self) -> int:
+        """Input samples per output frame (320 = 20 ms at 16 kHz for the standard conv stack)."""
+        return self.feature_extractor.downsample_rate
+
+    @property
+    def receptive_field(self) -> int:
+        """The shortest input, in samples, that yields one frame."""
+        return self.feature_extractor.receptive_field
+
+    @property
+    def embed_dim(self) -> int:
+        return self.cfg.embed_dim
+
+    def frame_lengths(self, lengths: torch.Tensor) -> torch.Tensor:
+        return self.feature_extractor.frame_lengths(lengths)
+
+    def padding_mask(self, lengths: torch.Tensor | None, num_frames: int) -> torch.Tensor | None:
+        """Sample lengths (B,) -> (B, T) bool, True at padded frames."""
+        if lengths is None:
+            return None
+        frames = self.frame_lengths(lengths)
+        return torch.arange(num_frames, device=frames.device)[None, :] >= frames[:, None]
+
+    def extract_features(self, wave: torch.Tensor, lengths: torch.Tensor | None = None,
+                         num_layers: int | None = None, frame_mask: torch.Tensor | None = None) -> EncoderOutput:
+        """wave: (B, S) float at 16 kHz; lengths: (B,) valid samples, or None when unpadded;
+        frame_mask: (B, T) bool, True where the projected frame is replaced by ``mask_emb``."""
+        conv = self.feature_extractor(wave, lengths)                       # (B, T, C_conv)
+        pad_mask = self.padding_mask(lengths, conv.shape[1])              # (B, T) or None
+        x = self.feature_projection(conv)                                  # (B, T, C)
+        if frame_mask is not None:
+            x = torch.where(frame_mask.unsqueeze(-1), self.mask_emb.to(x.dtype), x)
+        hidden, ffns = self.encoder(x, pad_mask, num_layers)
+        return EncoderOutput(hidden, pad_mask, ffns, conv)
+
+    def forward(self, wave: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, S) -> last hidden state (B, T, C)."""
+        return self.extract_features(wave, lengths).last_hidden_state
+
+    def fold_for_inference(self) -> "SpeechEncoder":
+        """Remove training-only reparametrisations (weight norm) in place; returns self."""
+        self.encoder.pos_conv.fold_weight_norm()
+        return self
+
+
+def build_encoder(cfg: EncoderConfig) -> SpeechEncoder:
+    return SpeechEncoder(cfg)
+
+
+# ---- size builders (configs; papers: wav2vec 2.0 Table 1, HuBERT Table 1, DistilHuBERT Sec. 3) ----
+
+def base(**overrides) -> EncoderConfig:
+    """12 x 768, post-LN, group-norm extractor: wav2vec 2.0 BASE / HuBERT BASE (~95M params)."""
+    return EncoderConfig(**overrides)
+
+
+def large(**overrides) -> EncoderConfig:
+    """24 x 1024, pre-LN, layer-norm extractor with conv bias: wav2vec 2.0 LARGE (LV-60) / HuBERT LARGE."""
+    kw = dict(extractor_mode="layer_norm", conv_bias=True, embed_dim=1024, num_layers=24, num_heads=16,
+              ffn_dim=4096, layer_norm_first=True, layerdrop=0.1)
+    return EncoderConfig(**{**kw, **overrides})
+
+
+def data2vec_base(**overrides) -> EncoderConfig:
+    """data2vec audio BASE: layer-norm extractor, 5-layer positional conv (kernel 19), post-LN."""
+    kw = dict(extractor_mode="layer_norm", conv_bias=False, pos_conv_kernel=19, pos_conv_depth=5, layerdrop=0.05)
+    return EncoderConfig(**{**kw, **overrides})
+
+
+def distilhubert(**overrides) -> EncoderConfig:
+    """DistilHuBERT student: HuBERT BASE's extractor + 2 x 768 layers (~23.5M params), layerdrop 0."""
+    kw = dict(num_layers=2, layerdrop=0.0)
+    return EncoderConfig(**{**kw, **overrides})
+
+
+def tiny(**overrides) -> EncoderConfig:
+    """A test/CPU-demo size: the standard conv strides with narrow channels, 2 x 64 transformer."""
+    conv = [(64, 10, 5)] + [(64, 3, 2)] * 4 + [(64, 2, 2)] * 2
+    kw = dict(conv_layers=conv, embed_dim=64, num_layers=2, num_heads=2, ffn_dim=128,
+              pos_conv_kernel=16, pos_conv_groups=4, layerdrop=0.0)
+    return EncoderConfig(**{**kw, **overrides})
+
+
+SIZES = {"base": base, "large": large, "data2vec_base": data2vec_base, "distilhubert": distilhubert, "tiny": tiny}
+
+
+def encoder_config(size: str, **overrides) -> EncoderConfig:
+    if size not in SIZES:
+        raise ValueError(f"unknown encoder size {size!r}; choose from {', '.join(SIZES)}")
+    return SIZES[size](**overrides)

@@ -1,0 +1,176 @@
+"""Transformer encoder of the wav2vec 2.0 family: conv positional embedding + post-LN or pre-LN layers.
+
+Export notes: at inference with no padding (batch 1 on device) attention is an explicit
+``softmax(q @ k^T) @ v`` with no mask, which XNNPACK takes whole; SDPA (used for training and for padded
+batches) decomposes into boolean ops the delegate leaves outside (shared/STACK.md, pitfall 2).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils import parametrize
+from torch.nn.utils.parametrizations import weight_norm
+
+from edge_ssl.models.norm import LayerNorm
+
+
+class SelfAttention(nn.Module):
+    def __init__(self, dim: int, heads: int, dropout: float):
+        super().__init__()
+        if dim % heads:
+            raise ValueError(f"embed_dim {dim} is not divisible by num_heads {heads}")
+        self.heads, self.head_dim, self.dropout = heads, dim // heads, dropout
+        self.q_proj = nn.Linear(dim, dim)
+        self.k_proj = nn.Linear(dim, dim)
+        self.v_proj = nn.Linear(dim, dim)
+        self.out_proj = nn.Linear(dim, dim)
+
+    def forward(self, x: torch.Tensor, attn_bias: torch.Tensor | None = None) -> torch.Tensor:
+        # x: (B, T, C); attn_bias: (B, 1, 1, T) additive float mask (large negative at padding) or None
+        B, T, C = x.shape
+        q = self.q_proj(x).view(B, T, self.heads, self.head_dim).transpose(1, 2)  # (B, H, T, D)
+        k = self.k_proj(x).view(B, T, self.heads, self.head_dim).transpose(1, 2)
+        v = self.v_proj(x).view(B, T, self.heads, self.head_dim).transpose(1, 2)
+        if self.training or attn_bias is not None:
+            p = self.dropout if self.training else 0.0
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_bias, dropout_p=p)
+        else:
+            scores = (q * self.head_dim**-0.5) @ k.transpose(-1, -2)  # (B, H, T, T)
+            y = scores.softmax(dim=-1) @ v
+        y = y.transpose(1, 2).reshape(B, T, C)
+        return self.out_proj(y)
+
+
+class FeedForward(nn.Module):
+    def __init__(self, dim: int, hidden: int, dropout: float, activation_dropout: float):
+        super().__init__()
+        self.fc1 = nn.Linear(dim, hidden)
+        self.fc2 = nn.Linear(hidden, dim)
+        self.act_drop = nn.Dropout(activation_dropout)
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # (B, T, C) -> (B, T, C)
+        return self.drop(self.fc2(self.act_drop(F.gelu(self.fc1(x)))))
+
+
+class TransformerLayer(nn.Module):
+    """One encoder layer. Post-LN (wav2vec 2.0 base, HuBERT base) or pre-LN (``layer_norm_first``, large)."""
+
+    def __init__(self, dim: int, heads: int, ffn_dim: int, dropout: float, attention_dropout: float,
+                 activation_dropout: float, layer_norm_first: bool, eps: float):
+        super().__init__()
+        self.attn = SelfAttention(dim, heads, attention_dropout)
+        self.attn_norm = LayerNorm(dim, eps)
+        self.ffn = FeedForward(dim, ffn_dim, dropout, activation_dropout)
+        self.ffn_norm = LayerNorm(dim, eps)
+        self.drop = nn.Dropout(dropout)
+        self.layer_norm_first = layer_norm_first
+
+    def forward(self, x: torch.Tensor, attn_bias: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """x: (B, T, C) -> (out (B, T, C), ffn_out (B, T, C)); ffn_out is data2vec's regression target."""
+        if self.layer_norm_first:
+            x = x + self.drop(self.attn(self.attn_norm(x), attn_bias))
+            ffn = self.ffn(self.ffn_norm(x))
+            return x + ffn, ffn
+        x = self.attn_norm(x + self.drop(self.attn(x, attn_bias)))
+        ffn = self.ffn(x)
+        return self.ffn_norm(x + ffn), ffn
+
+
+class _TrimLast(nn.Module):
+    """An even kernel with padding k//2 yields one extra frame; drop it (fairseq's SamePad)."""
+
+    def __init__(self, kernel: int):
+        super().__init__()
+        self.trim = kernel % 2 == 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x[..., :-1] if self.trim else x
+
+
+class PositionalConv(nn.Module):
+    """Relative position information from a grouped conv over time. (B, T, C) -> (B, T, C).
+
+    depth 1: wav2vec 2.0 / HuBERT (one weight-normed conv, kernel 128). depth > 1: data2vec audio (a stack
+    of plain convs with a non-affine LayerNorm each, kernel 19).
+    """
+
+    def __init__(self, dim: int, kernel: int, groups: int, depth: int = 1, eps: float = 1e-5):
+        super().__init__()
+        self.depth = depth
+        if depth == 1:
+            conv = nn.Conv1d(dim, dim, kernel, padding=kernel // 2, groups=groups)
+            # fairseq's init: normal(0, sqrt(4 / (k * C))), zero bias, then weight norm over the kernel dim
+            nn.init.normal_(conv.weight, mean=0.0, std=(4.0 / (kernel * dim)) ** 0.5)
+            nn.init.zeros_(conv.bias)
+            self.conv = weight_norm(conv, name="weight", dim=2)
+            self.trim = _TrimLast(kernel)
+        else:
+            self.convs = nn.ModuleList(nn.Conv1d(dim, dim, kernel, padding=kernel // 2, groups=groups) for _ in range(depth))
+            self.norms = nn.ModuleList(LayerNorm(dim, eps, affine=False) for _ in range(depth))
+            self.trim = _TrimLast(kernel)
+
+    def forward(self, x: torch.Tensor, keep: torch.Tensor | None = None) -> torch.Tensor:
+        # x: (B, T, C) with zeros at padding; keep: (B, C, T)-broadcastable float, 0 at padding, or None
+        y = x.transpose(1, 2)  # (B, C, T)
+        if self.depth == 1:
+            return F.gelu(self.trim(self.conv(y))).transpose(1, 2)
+        for conv, norm in zip(self.convs, self.norms):
+            y = self.trim(conv(y))
+            y = F.gelu(norm(y.transpose(1, 2)).transpose(1, 2))
+            if keep is not None:  # re-zero padding so it cannot leak into the next conv
+                y = y * keep
+        return y.transpose(1, 2)
+
+    def fold_weight_norm(self) -> None:
+        """Bake the weight-norm parametrisation into a plain weight (for export and fast inference)."""
+        if self.depth == 1 and parametrize.is_parametrized(self.conv, "weight"):
+            parametrize.remove_parametrizations(self.conv, "weight", leave_parametrized=True)
+
+
+class TransformerEncoder(nn.Module):
+    def __init__(self, dim: int, num_layers: int, heads: int, ffn_dim: int, *, layer_norm_first: bool,
+                 pos_conv_kernel: int, pos_conv_groups: int, pos_conv_depth: int, dropout: float,
+                 attention_dropout: float, activation_dropout: float, layerdrop: float, eps: float):
+        super().__init__()
+        self.pos_conv = PositionalConv(dim, pos_conv_kernel, pos_conv_groups, pos_conv_depth, eps)
+        self.layer_norm = LayerNorm(dim, eps)
+        self.drop = nn.Dropout(dropout)
+        self.layers = nn.ModuleList(
+            TransformerLayer(dim, heads, ffn_dim, dropout, attention_dropout, activation_dropout, layer_norm_first, eps)
+            for _ in range(num_layers)
+        )
+        self.layer_norm_first, self.layerdrop = layer_norm_first, layerdrop
+
+    def forward(self, x: torch.Tensor, pad_mask: torch.Tensor | None = None,
+                num_layers: int | None = None) -> tuple[list[torch.Tensor], list[torch.Tensor | None]]:
+        """x: (B, T, C); pad_mask: (B, T) bool, True at padding, or None.
+
+        Returns ``hidden_states`` (num_layers + 1 tensors (B, T, C): the input to layer 1, then each layer's
+        output; for pre-LN the final LayerNorm is applied to the last one, as in HF transformers) and
+        ``ffn_states`` (each layer's FFN output before the residual add; None for a layer skipped by layerdrop).
+        """
+        attn_bias = keep = None
+        if pad_mask is not None:
+            keep = pad_mask.logical_not().to(x.dtype)[:, None, :]  # (B, 1, T)
+            x = x.masked_fill(pad_mask.unsqueeze(-1), 0.0)  # padding must not leak through the pos conv
+            attn_bias = torch.zeros(pad_mask.shape, dtype=x.dtype, device=x.device)
+            attn_bias = attn_bias.masked_fill(pad_mask, torch.finfo(x.dtype).min)[:, None, None, :]  # (B,1,1,T)
+        x = x + self.pos_conv(x, keep)
+        if not self.layer_norm_first:
+            x = self.layer_norm(x)
+        x = self.drop(x)
+        n = len(self.layers) if num_layers is None else num_layers
+        hidden, ffns = [x], []
+        for layer in self.layers[:n]:
+            if self.training and self.layerdrop > 0 and torch.rand(()) < self.layerdrop:
+                ffns.append(None)
+            else:
+                x, ffn = layer(x, attn_bias)
+                ffns.append(ffn)
+            hidden.append(x)
+        if self.layer_norm_first and n == len(self.layers):
+            hidden[-1] = self.layer_norm(x)
+        return hidden, ffns
