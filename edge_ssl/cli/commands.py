@@ -1,1 +1,2 @@
 """Imports every command module so each registers its commands on ``app``."""
+from edge_ssl.cli import train  # noqa: F401

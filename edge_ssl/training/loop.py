@@ -126,6 +126,7 @@ def fit(module: nn.Module, dataset, sampler, collate_fn, optim_cfg: OptimConfig,
     params = [p for g in opt.param_groups for p in g["params"]]
 
     step, epoch, position = 0, 0, 0
+    seed_everything(cfg.seed, info.rank)  # after model init (identical on all ranks): per-rank masks/dropout
     ckpt_path = out / CHECKPOINT
     if ckpt_path.exists():
         state = load_checkpoint(ckpt_path)
