@@ -1,2 +1,3 @@
 """Imports every command module so each registers its commands on ``app``."""
 from edge_ssl.cli import train  # noqa: F401
+from edge_ssl.cli import prepare  # noqa: F401
