@@ -75,9 +75,9 @@ class ConvFeatureExtractor(nn.Module):
 
     def forward(self, wave: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         # wave: (B, S) -> (B, T, C)
-        x = wave.unsqueeze(1)  # (B, 1, S)
+        x = wave.reshape(wave.shape[0], 1, -1)  # (B, 1, S); a view XNNPACK takes (unsqueeze(1) it does not)
         for block in self.conv_layers:
             x = block(x, lengths)
             if lengths is not None:
                 lengths = block.out_length(lengths)
-        return x.transpose(1, 2)
+        return x.transpose(1, 2).contiguous()  # (B, T, C); contiguous: else export guards on T's stride order

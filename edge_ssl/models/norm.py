@@ -4,11 +4,22 @@
 leaves on the CPU fallback and which split the graph into many partitions (shared/STACK.md, pitfall 2).
 These compute the same thing from mean/sub/mul/rsqrt. Their parameter names match ``nn.LayerNorm``
 (``weight``, ``bias``) so checkpoints stay interchangeable.
+
+XNNPACK takes ``mean.dim`` only as a keepdim mean over dims (2, 3) of a 4-D tensor (global average
+pooling), so the inference path views to 4-D, averages over (2, 3) and views back with one inferred (-1)
+dim, never a symbolic size.
 """
 from __future__ import annotations
 
 import torch
 from torch import nn
+
+
+def _normalize_4d(x4: torch.Tensor, eps: float) -> torch.Tensor:
+    """(N, M, L, 1) -> same shape with zero mean, unit variance over L, as 4-D means XNNPACK delegates."""
+    xc = x4 - x4.mean(dim=(2, 3), keepdim=True)
+    var = (xc * xc).mean(dim=(2, 3), keepdim=True)  # (B, N, 1, 1)
+    return xc * torch.rsqrt(var + eps)
 
 
 class LayerNorm(nn.Module):
@@ -21,12 +32,10 @@ class LayerNorm(nn.Module):
         self.bias = nn.Parameter(torch.zeros(dim)) if affine else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.training:  # fused kernel: faster and lighter for backward
+        if self.training or x.dim() != 3:  # fused kernel: faster and lighter for backward
             return nn.functional.layer_norm(x, (self.dim,), self.weight, self.bias, self.eps)
-        mean = x.mean(dim=-1, keepdim=True)
-        xc = x - mean
-        var = (xc * xc).mean(dim=-1, keepdim=True)
-        y = xc * torch.rsqrt(var + self.eps)
+        # Rows as (B*T, 1, C, 1): statistics over C; no stride depends on T (else export adds guards).
+        y = _normalize_4d(x.reshape(-1, 1, self.dim, 1), self.eps).view(x.shape[0], -1, self.dim)  # (B, T, C)
         if self.weight is not None:
             y = y * self.weight + self.bias
         return y
@@ -51,6 +60,10 @@ class TimeNorm(nn.Module):
     def forward(self, x: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
         # x: (B, C, T); valid: (B, 1, T) or None
         if valid is None:
+            if not self.training:
+                y = _normalize_4d(x.unsqueeze(-1), self.eps)  # (B, C, T, 1), statistics over T
+                y = y * self.weight[:, None, None] + self.bias[:, None, None]
+                return y.view(x.shape[0], self.dim, -1)  # (B, C, T)
             mean = x.mean(dim=-1, keepdim=True)
             xc = x - mean
             var = (xc * xc).mean(dim=-1, keepdim=True)

@@ -29,6 +29,8 @@ class SelfAttention(nn.Module):
     def forward(self, x: torch.Tensor, attn_bias: torch.Tensor | None = None) -> torch.Tensor:
         # x: (B, T, C); attn_bias: (B, 1, 1, T) additive float mask (large negative at padding) or None
         B, T, C = x.shape
+        if B == 1 and attn_bias is None and not self.training:
+            return self._forward_single(x)
         q = self.q_proj(x).view(B, T, self.heads, self.head_dim).transpose(1, 2)  # (B, H, T, D)
         k = self.k_proj(x).view(B, T, self.heads, self.head_dim).transpose(1, 2)
         v = self.v_proj(x).view(B, T, self.heads, self.head_dim).transpose(1, 2)
@@ -40,6 +42,18 @@ class SelfAttention(nn.Module):
             y = scores.softmax(dim=-1) @ v
         y = y.transpose(1, 2).reshape(B, T, C)
         return self.out_proj(y)
+
+    def _forward_single(self, x: torch.Tensor) -> torch.Tensor:
+        """One unpadded utterance (the on-device case): 3-D ``bmm`` over heads, reshapes that infer only
+        the time dim (-1), so XNNPACK takes every op; 4-D matmul would add expand/symbolic views."""
+        H, D, C = self.heads, self.head_dim, self.heads * self.head_dim
+        x = x.view(-1, C)  # (T, C)
+        q = self.q_proj(x).view(-1, H, D).permute(1, 0, 2)  # (H, T, D)
+        k = self.k_proj(x).view(-1, H, D).permute(1, 2, 0)  # (H, D, T)
+        v = self.v_proj(x).view(-1, H, D).permute(1, 0, 2)  # (H, T, D)
+        p = torch.bmm(q * D**-0.5, k).softmax(dim=-1)  # (H, T, T)
+        y = torch.bmm(p, v).permute(1, 0, 2).contiguous().view(-1, C)  # (T, C)
+        return self.out_proj(y).view(1, -1, C)  # (1, T, C)
 
 
 class FeedForward(nn.Module):
@@ -79,17 +93,6 @@ class TransformerLayer(nn.Module):
         return self.ffn_norm(x + ffn), ffn
 
 
-class _TrimLast(nn.Module):
-    """An even kernel with padding k//2 yields one extra frame; drop it (fairseq's SamePad)."""
-
-    def __init__(self, kernel: int):
-        super().__init__()
-        self.trim = kernel % 2 == 0
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x[..., :-1] if self.trim else x
-
-
 class PositionalConv(nn.Module):
     """Relative position information from a grouped conv over time. (B, T, C) -> (B, T, C).
 
@@ -100,25 +103,26 @@ class PositionalConv(nn.Module):
     def __init__(self, dim: int, kernel: int, groups: int, depth: int = 1, eps: float = 1e-5):
         super().__init__()
         self.depth = depth
+        # fairseq pads k//2 on both sides and, for an even kernel, drops the extra last frame (SamePad).
+        # Padding one less on the right is the same result without a slice of symbolic length.
+        self.pad = (kernel // 2, kernel // 2 - (1 - kernel % 2))
         if depth == 1:
-            conv = nn.Conv1d(dim, dim, kernel, padding=kernel // 2, groups=groups)
+            conv = nn.Conv1d(dim, dim, kernel, groups=groups)
             # fairseq's init: normal(0, sqrt(4 / (k * C))), zero bias, then weight norm over the kernel dim
             nn.init.normal_(conv.weight, mean=0.0, std=(4.0 / (kernel * dim)) ** 0.5)
             nn.init.zeros_(conv.bias)
             self.conv = weight_norm(conv, name="weight", dim=2)
-            self.trim = _TrimLast(kernel)
         else:
-            self.convs = nn.ModuleList(nn.Conv1d(dim, dim, kernel, padding=kernel // 2, groups=groups) for _ in range(depth))
+            self.convs = nn.ModuleList(nn.Conv1d(dim, dim, kernel, groups=groups) for _ in range(depth))
             self.norms = nn.ModuleList(LayerNorm(dim, eps, affine=False) for _ in range(depth))
-            self.trim = _TrimLast(kernel)
 
     def forward(self, x: torch.Tensor, keep: torch.Tensor | None = None) -> torch.Tensor:
         # x: (B, T, C) with zeros at padding; keep: (B, C, T)-broadcastable float, 0 at padding, or None
         y = x.transpose(1, 2)  # (B, C, T)
         if self.depth == 1:
-            return F.gelu(self.trim(self.conv(y))).transpose(1, 2)
+            return F.gelu(self.conv(F.pad(y, self.pad))).transpose(1, 2)
         for conv, norm in zip(self.convs, self.norms):
-            y = self.trim(conv(y))
+            y = conv(F.pad(y, self.pad))
             y = F.gelu(norm(y.transpose(1, 2)).transpose(1, 2))
             if keep is not None:  # re-zero padding so it cannot leak into the next conv
                 y = y * keep
