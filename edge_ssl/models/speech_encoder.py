@@ -41,6 +41,7 @@ class EncoderConfig:
     feature_dropout: float = 0.1         # fairseq dropout_input, on the projected features
     layerdrop: float = 0.05              # probability of skipping a whole layer in training
     layer_norm_eps: float = 1e-5
+    feature_projection_norm: bool = True  # LayerNorm before the projection; HF HuBERT feat_proj_layer_norm=False drops it
 
     def validate(self) -> None:
         if self.embed_dim % self.num_heads:
@@ -62,9 +63,9 @@ class EncoderOutput:
 
 
 class FeatureProjection(nn.Module):
-    def __init__(self, c_in: int, c_out: int, dropout: float, eps: float):
+    def __init__(self, c_in: int, c_out: int, dropout: float, eps: float, norm: bool = True):
         super().__init__()
-        self.layer_norm = LayerNorm(c_in, eps)
+        self.layer_norm = LayerNorm(c_in, eps) if norm else nn.Identity()
         self.proj = nn.Linear(c_in, c_out)
         self.drop = nn.Dropout(dropout)
 
@@ -79,7 +80,8 @@ class SpeechEncoder(nn.Module):
         self.cfg = copy.deepcopy(cfg)
         self.feature_extractor = ConvFeatureExtractor(cfg.conv_layers, cfg.extractor_mode, cfg.conv_bias)
         self.feature_projection = FeatureProjection(
-            self.feature_extractor.out_dim, cfg.embed_dim, cfg.feature_dropout, cfg.layer_norm_eps)
+            self.feature_extractor.out_dim, cfg.embed_dim, cfg.feature_dropout, cfg.layer_norm_eps,
+            cfg.feature_projection_norm)
         # Learned vector that replaces masked frames (pretraining masks, SpecAugment in fine-tuning).
         self.mask_emb = nn.Parameter(torch.empty(cfg.embed_dim).uniform_())
         self.encoder = TransformerEncoder(
