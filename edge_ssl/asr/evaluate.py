@@ -1,0 +1,78 @@
+"""WER/CER of a CTC model on a labeled manifest: per-utterance JSONL plus a summary JSON.
+
+The model is any runner (``edge_ssl.asr.transcribe``), so the same evaluation scores an eager model file
+and an exported .onnx/.pte artifact. A file that cannot be read is reported and skipped, not fatal.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+from tqdm import tqdm
+
+from edge_ssl.asr.metrics import ErrorCounts, error_counts
+from edge_ssl.asr.tokenizer import normalize_text
+from edge_ssl.asr.transcribe import CTCRunner, decode
+from edge_ssl.errors import EdgeSSLError
+from edge_ssl.io import atomic_write_text
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class EvalSummary:
+    manifest: str
+    num_utterances: int          # scored
+    num_failed: int              # unreadable audio, reported in the JSONL with an "error"
+    wer: float
+    cer: float
+    word_errors: int
+    words: int
+    char_errors: int
+    chars: int
+    decoder: str                 # "greedy" or "beam+lm"
+
+
+def evaluate_manifest(runner: CTCRunner, manifest: str | Path, out_dir: str | Path | None = None,
+                      decoder: Callable[[np.ndarray], str] | None = None, progress: bool = True) -> EvalSummary:
+    """Decode every utterance of ``manifest`` and score it against its transcript.
+
+    ``decoder``: logits (T, V) -> text; greedy CTC when None. With ``out_dir``, writes
+    ``out_dir/results.jsonl`` (id, ref, hyp, edit counts) and ``out_dir/summary.json`` atomically.
+    """
+    from edge_ssl.audio.io import load_audio
+    from edge_ssl.data.manifest import read_manifest
+
+    utts = read_manifest(manifest)
+    unlabeled = [u.id for u in utts if u.text is None]
+    if unlabeled:
+        raise EdgeSSLError(f"{manifest}: {len(unlabeled)} utterance(s) have no 'text' to score against "
+                           f"(first: {unlabeled[0]})")
+    to_text = decoder or (lambda logits: decode(runner, logits))
+    rows, total, failed = [], ErrorCounts(), 0
+    for utt in tqdm(utts, desc="evaluate", disable=not progress, dynamic_ncols=True):
+        try:
+            wave = load_audio(utt.audio_path, sample_rate=runner.sample_rate)
+            hyp = to_text(runner.run(wave))
+        except EdgeSSLError as e:  # bad file or too-short audio: report, go on
+            log.warning("%s: skipped (%s)", utt.id, e)
+            rows.append({"id": utt.id, "error": str(e)})
+            failed += 1
+            continue
+        counts = error_counts(utt.text, hyp)
+        total = total + counts
+        rows.append({"id": utt.id, "ref": normalize_text(utt.text), "hyp": normalize_text(hyp), **asdict(counts)})
+    if failed == len(utts):
+        raise EdgeSSLError(f"{manifest}: no utterance could be decoded ({failed} failed)")
+    summary = EvalSummary(str(manifest), len(utts) - failed, failed, round(total.wer, 5), round(total.cer, 5),
+                          total.word_errors, total.words, total.char_errors, total.chars,
+                          "greedy" if decoder is None else "beam+lm")
+    if out_dir is not None:
+        out = Path(out_dir)
+        atomic_write_text(out / "results.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
+        atomic_write_text(out / "summary.json", json.dumps(asdict(summary), indent=2) + "\n")
+    return summary

@@ -1,0 +1,92 @@
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from edge_ssl.asr.evaluate import evaluate_manifest
+from edge_ssl.asr.tokenizer import CharTokenizer
+from edge_ssl.asr.transcribe import EagerCTCRunner, open_model, transcribe_file
+from edge_ssl.data.manifest import Utterance, write_manifest
+from edge_ssl.errors import EdgeSSLError
+from edge_ssl.models.ctc import CTCModel
+from edge_ssl.models.speech_encoder import tiny
+from edge_ssl.models.store import save_model
+
+TEXTS = {4000: "a cat", 6000: "the dog ran", 8000: "hello"}
+
+
+class SpellingRunner:
+    """A runner whose logits spell a fixed text per input length (one-hot, blanks between letters)."""
+
+    sample_rate, blank_id = 16000, 0
+    tokens = CharTokenizer().tokens
+
+    def __init__(self, texts):
+        self.texts = texts
+
+    def run(self, wave):
+        ids = CharTokenizer().encode(self.texts[len(wave)])
+        logits = np.full((2 * len(ids) + 1, len(self.tokens)), -5.0, dtype=np.float32)
+        logits[::2, 0] = 5.0
+        for k, i in enumerate(ids):
+            logits[2 * k + 1, i] = 5.0
+        return logits
+
+
+def corpus(tmp_path, refs, corrupt=False):
+    utts = []
+    for n, ref in refs.items():
+        p = tmp_path / f"u{n}.wav"
+        sf.write(p, np.random.default_rng(n).normal(0, 0.1, n).astype(np.float32), 16000)
+        utts.append(Utterance(f"u{n}", p, n, ref))
+    if corrupt:
+        bad = tmp_path / "bad.wav"
+        bad.write_bytes(b"RIFF0000WAVEjunk")
+        utts.append(Utterance("bad", bad, 5000, "x"))
+    return write_manifest(utts, tmp_path / "m.jsonl")
+
+
+def test_perfect_hypotheses_score_zero_and_bad_file_is_reported(tmp_path):
+    m = corpus(tmp_path, {4000: "A cat!", 6000: "The dog ran.", 8000: "Hello"}, corrupt=True)
+    s = evaluate_manifest(SpellingRunner(TEXTS), m, tmp_path / "eval", progress=False)
+    assert (s.cer, s.wer, s.num_utterances, s.num_failed) == (0, 0, 3, 1)
+    rows = [json.loads(x) for x in (tmp_path / "eval" / "results.jsonl").read_text().splitlines()]
+    assert [r["id"] for r in rows] == ["u4000", "u6000", "u8000", "bad"] and "error" in rows[-1]
+    assert rows[1]["ref"] == "the dog ran"
+    assert json.loads((tmp_path / "eval" / "summary.json").read_text())["cer"] == 0
+
+
+def test_errors_are_counted(tmp_path):
+    m = corpus(tmp_path, {4000: "a bat", 6000: "the dog ran", 8000: "hello"})
+    s = evaluate_manifest(SpellingRunner(TEXTS), m, progress=False)
+    assert s.char_errors == 1 and s.word_errors == 1
+    assert s.cer == pytest.approx(1 / (5 + 11 + 5), abs=1e-5)
+
+
+def test_unlabeled_manifest_is_a_clear_error(tmp_path):
+    m = corpus(tmp_path, {4000: None})
+    with pytest.raises(EdgeSSLError, match="no 'text'"):
+        evaluate_manifest(SpellingRunner(TEXTS), m, progress=False)
+
+
+def test_eager_model_file_transcribes_any_rate(tmp_path):
+    tok = CharTokenizer()
+    model = CTCModel(tiny(), tok.vocab_size)
+    save_model(model, tmp_path / "m.safetensors", "ctc", {"encoder": tiny()}, vocab=list(tok.tokens))
+    runner = open_model(tmp_path / "m.safetensors")
+    stereo = np.random.default_rng(0).normal(0, 0.1, (22050, 2)).astype(np.float32)
+    sf.write(tmp_path / "x.wav", stereo, 22050)
+    text = transcribe_file(runner, tmp_path / "x.wav")
+    assert isinstance(text, str) and set(text) <= set("abcdefghijklmnopqrstuvwxyz' ")
+    assert runner.run(np.zeros(16000, np.float32)).shape == (49, tok.vocab_size)
+    with pytest.raises(EdgeSSLError, match="too short"):
+        runner.run(np.zeros(100, np.float32))
+
+
+def test_encoder_file_is_not_a_recognizer(tmp_path):
+    from edge_ssl.models.speech_encoder import SpeechEncoder
+    save_model(SpeechEncoder(tiny()), tmp_path / "e.safetensors", "speech_encoder", tiny())
+    with pytest.raises(EdgeSSLError, match="no CTC head"):
+        EagerCTCRunner.load(tmp_path / "e.safetensors")
