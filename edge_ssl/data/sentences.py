@@ -7,6 +7,7 @@ letter), no abbreviations, symbols or non-ASCII.
 """
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 
@@ -20,16 +21,23 @@ _CLEAN = re.compile(r"[A-Za-z][A-Za-z ,;:.!?'-]*")  # letters and light punctuat
 _ACRONYM = re.compile(r"[A-Z][A-Z']|\b[A-Za-z]\.[A-Za-z]|\b(?:Mr|Mrs|Ms|Dr|St|Jr|Sr|vs|etc|e\.g|i\.e)\b")
 
 
-def is_clean(sentence: str, min_words: int = 3, max_words: int = 20) -> bool:
+def clean_key(sentence: str, min_words: int = 3, max_words: int = 20) -> str | None:
+    """The normalised text of a sentence the engines will read as written, else None."""
     if not _CLEAN.fullmatch(sentence) or _ACRONYM.search(sentence):
-        return False
+        return None
     if "--" in sentence or "''" in sentence or re.search(r"\s['-]|['-](\s|$)", sentence):
-        return False  # dashes and quote marks used as punctuation
-    words = normalize_text(sentence).split()
-    return min_words <= len(words) <= max_words and len(words) == len(sentence.split())
+        return None  # dashes and quote marks used as punctuation
+    text = normalize_text(sentence)
+    n = text.count(" ") + 1
+    return text if min_words <= n <= max_words and n == len(sentence.split()) else None
 
 
-def wordnet_sentences(root: str | Path = WORDNET_DIR, min_words: int = 3, max_words: int = 20) -> list[str]:
+def is_clean(sentence: str, min_words: int = 3, max_words: int = 20) -> bool:
+    return clean_key(sentence, min_words, max_words) is not None
+
+
+@functools.lru_cache(maxsize=4)
+def wordnet_sentences(root: str | Path = WORDNET_DIR, min_words: int = 3, max_words: int = 20) -> tuple[str, ...]:
     """Clean, de-duplicated example sentences in file order (deterministic)."""
     root = Path(root)
     files = [root / name for name in _DATA_FILES]
@@ -47,10 +55,10 @@ def wordnet_sentences(root: str | Path = WORDNET_DIR, min_words: int = 3, max_wo
                     continue
                 for s in _QUOTED.findall(line.split("|", 1)[1]):
                     s = " ".join(s.split())
-                    key = normalize_text(s)
-                    if key not in seen and is_clean(s, min_words, max_words):
+                    key = clean_key(s, min_words, max_words)
+                    if key is not None and key not in seen:
                         seen.add(key)
                         out.append(s)
     if not out:
         raise EdgeSSLError(f"no usable sentences in {root}")
-    return out
+    return tuple(out)
