@@ -1,0 +1,398 @@
+"""The streaming session: audio chunks in -> partial texts while someone speaks, a final text at each endpoint.
+
+Two ways to decode the growing segment:
+- ``redecode`` (sherpa-onnx's VAD + offline-model apps): every ``partial_interval`` the whole segment so
+  far is run through the model; at the endpoint the segment is decoded once more, so the final text is
+  exactly the offline transcription of that segment.
+- ``chunked``: the encoder runs once per ``chunk`` of new audio, seeing ``left_context`` before and
+  ``right_context`` after it, and only the chunk's frames are kept. Each sample is encoded a bounded
+  number of times, and at the endpoint only the last chunk is left to compute; the price is that the
+  model never sees the whole utterance at once (accuracy is measured in ``bench/latency.py``).
+
+The recognizer is anything with ``sample_rate``, ``min_samples``, ``max_samples``, ``hop``,
+``receptive_field``, ``logits(wave (S,)) -> (T, V)`` and ``text(logits) -> str``: the eager CTC model
+here, or an exported artifact's runner (``edge_ssl.runtime.open_runner``) when that module is present.
+
+Latency of a final, per utterance: ``hangover`` (audio that had to arrive after the end of speech before
+the endpoint could be decided: the trailing-silence rule plus window/chunk granularity), ``queue`` (time the
+chunk waited before processing), ``decode`` and ``display``.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, Protocol
+
+import numpy as np
+
+from edge_ssl.asr.endpoint import EndpointConfig, Segment
+from edge_ssl.asr.segment import Segmenter
+from edge_ssl.asr.vad import WINDOW, VadConfig, open_detector
+from edge_ssl.errors import EdgeSSLError
+
+log = logging.getLogger(__name__)
+
+
+# ---- recognizer ----
+
+class Recognizer(Protocol):
+    sample_rate: int
+    min_samples: int
+    max_samples: int | None
+    hop: int              # samples per output frame
+    receptive_field: int  # samples seen by one output frame
+
+    def logits(self, wave: np.ndarray) -> np.ndarray:
+        """wave (S,) float32 -> logits (T, V)."""
+
+    def text(self, logits: np.ndarray) -> str: ...
+
+
+class EagerRecognizer:
+    """A ``ctc`` model file (.safetensors) run by PyTorch, decoded greedily with its own vocabulary."""
+
+    def __init__(self, path: str | Path):
+        import torch
+
+        from edge_ssl.asr.tokenizer import CharTokenizer
+        from edge_ssl.models.store import load_model
+
+        self.torch = torch
+        model, meta = load_model(path)
+        if meta.get("kind") != "ctc":
+            raise EdgeSSLError(f"{path}: a {meta.get('kind')!r} model cannot transcribe; pass a CTC model")
+        self.model = model
+        self.tokenizer = CharTokenizer(tuple(meta["vocab"]))
+        self.sample_rate = int(meta.get("sample_rate", 16000))
+        self.hop = model.downsample_rate
+        self.receptive_field = model.encoder.receptive_field
+        self.min_samples = self.receptive_field
+        self.max_samples = None
+
+    def logits(self, wave: np.ndarray) -> np.ndarray:
+        with self.torch.inference_mode():
+            out, _ = self.model(self.torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32))[None])
+        return out[0].numpy()  # (T, V)
+
+    def text(self, logits: np.ndarray) -> str:
+        from edge_ssl.asr.ctc_decode import greedy_ids
+
+        return self.tokenizer.decode(greedy_ids(logits, self.tokenizer.blank_id))
+
+
+class RunnerRecognizer:
+    """Adapts an ``edge_ssl.runtime`` Runner (eager / ONNX / ExecuTorch artifact) to ``Recognizer``."""
+
+    def __init__(self, runner):
+        from edge_ssl.asr.ctc_decode import greedy_ids
+
+        self.runner = runner
+        self._greedy = greedy_ids
+        self.sample_rate = int(runner.sample_rate)
+        self.min_samples = int(getattr(runner, "min_samples", 400) or 400)
+        self.max_samples = getattr(runner, "max_samples", None)
+        self.hop = int(getattr(runner, "frame_stride", 320))
+        self.receptive_field = int(getattr(runner, "receptive_field", 400))
+        self.tokens = list(runner.tokens)
+        self.blank_id = int(getattr(runner, "blank_id", 0))
+
+    def logits(self, wave: np.ndarray) -> np.ndarray:
+        return np.asarray(self.runner.run(np.ascontiguousarray(wave, dtype=np.float32)))
+
+    def text(self, logits: np.ndarray) -> str:
+        from edge_ssl.asr.tokenizer import CharTokenizer
+
+        return CharTokenizer(tuple(self.tokens)).decode(self._greedy(logits, self.blank_id))
+
+
+def open_recognizer(path: str | Path) -> Recognizer:
+    """A model artifact -> a recognizer: via ``edge_ssl.runtime.open_runner`` when available, else eager."""
+    path = Path(path)
+    if not path.exists():
+        raise EdgeSSLError(f"model not found: {path}")
+    try:
+        from edge_ssl.runtime import open_runner
+    except ImportError:
+        open_runner = None
+    if open_runner is not None:
+        return RunnerRecognizer(open_runner(path))
+    if path.suffix != ".safetensors":
+        raise EdgeSSLError(f"{path}: only .safetensors CTC models can be run here (no edge_ssl.runtime)")
+    return EagerRecognizer(path)
+
+
+def recognizer_logits(rec: Recognizer, wave: np.ndarray) -> np.ndarray:
+    """Logits for a wave of any length: padded up to ``min_samples``, cut into ``max_samples`` pieces."""
+    if len(wave) < rec.min_samples:
+        wave = np.pad(wave, (0, rec.min_samples - len(wave)))
+    if not rec.max_samples or len(wave) <= rec.max_samples:
+        return rec.logits(wave)
+    step = rec.max_samples - rec.max_samples % rec.hop
+    pieces = [wave[i:i + step] for i in range(0, len(wave), step)]
+    return np.concatenate([recognizer_logits(rec, p) for p in pieces if len(p) > 0])
+
+
+def transcribe_wave(rec: Recognizer, wave: np.ndarray) -> str:
+    """Offline transcription of one segment: what a final must equal in ``redecode`` mode."""
+    return rec.text(recognizer_logits(rec, wave))
+
+
+# ---- chunked encoder ----
+
+@dataclass
+class StreamConfig:
+    mode: Literal["redecode", "chunked"] = "redecode"
+    partial_interval: float = 0.2  # s of audio between partial results (~200 ms, as sherpa-onnx's apps)
+    chunk: float = 0.64            # chunked: s of new audio per encoder call
+    left_context: float = 1.28     # chunked: s of past audio the encoder sees (the pos-conv spans ±1.28 s)
+    right_context: float = 0.32    # chunked: s of look-ahead; delays partials, not finals
+    max_lag: float = 1.0           # s; partials are skipped while the audio being processed is older than
+                                   # this (the decoder is behind real time); inf = never skip
+
+    def validate(self) -> None:
+        if self.mode not in ("redecode", "chunked"):
+            raise ValueError(f"stream.mode must be redecode or chunked, got {self.mode!r}")
+        if min(self.partial_interval, self.chunk, self.max_lag) <= 0 or min(self.left_context, self.right_context) < 0:
+            raise ValueError("stream: partial_interval, chunk and max_lag must be > 0, contexts >= 0")
+
+
+class ChunkedDecoder:
+    """Logits for one growing segment, computed chunk by chunk with left/right context.
+
+    Frame f of a segment covers samples [f * hop, f * hop + receptive_field). A chunk of frames [f0, f1) is
+    encoded from frames [f0 - left, f1 + right) of audio and only rows [f0, f1) are kept.
+    """
+
+    def __init__(self, rec: Recognizer, cfg: StreamConfig):
+        self.rec = rec
+        frames = lambda s: max(round(s * rec.sample_rate / rec.hop), 0)  # noqa: E731
+        self.chunk, self.left, self.right = max(frames(cfg.chunk), 1), frames(cfg.left_context), frames(cfg.right_context)
+        self.rows: list[np.ndarray] = []  # (t, V) per chunk
+        self.done = 0                     # frames computed
+
+    def _num_frames(self, n: int) -> int:
+        return 0 if n < self.rec.receptive_field else (n - self.rec.receptive_field) // self.rec.hop + 1
+
+    def _encode(self, wave: np.ndarray, f0: int, f1: int, f_hi: int) -> None:
+        lo = max(f0 - self.left, 0)
+        x = wave[lo * self.rec.hop:(f_hi - 1) * self.rec.hop + self.rec.receptive_field]
+        rows = recognizer_logits(self.rec, x)[f0 - lo:f1 - lo]  # (<= f1 - f0, V)
+        self.rows.append(rows)
+        self.done = f0 + len(rows)
+
+    def advance(self, wave: np.ndarray) -> None:
+        """Encode every chunk whose right context has fully arrived. wave: the segment so far."""
+        available = self._num_frames(len(wave))
+        while self.done + self.chunk + self.right <= available:
+            before = self.done
+            self._encode(wave, self.done, self.done + self.chunk, self.done + self.chunk + self.right)
+            if self.done == before:
+                break
+
+    def finish(self, wave: np.ndarray) -> np.ndarray:
+        """wave: the whole segment -> its logits (T, V); the tail is encoded with what right context exists."""
+        self.advance(wave)
+        total = self._num_frames(len(wave))
+        if self.done < total:
+            self._encode(wave, self.done, total, total)
+        logits = np.concatenate(self.rows) if self.rows else np.zeros((0, 1), np.float32)
+        return logits[:max(total, 1)]
+
+    def partial(self) -> np.ndarray:
+        return np.concatenate(self.rows) if self.rows else np.zeros((0, 1), np.float32)
+
+
+# ---- session ----
+
+@dataclass
+class Latency:
+    hangover: float       # s of audio after the end of speech needed to decide the endpoint
+    queue: float          # s the deciding chunk waited between capture and processing
+    decode: float         # s to compute the final text
+    display: float = 0.0  # s to show it (filled in by the app)
+
+    @property
+    def total(self) -> float:
+        return self.hangover + self.queue + self.decode + self.display
+
+
+@dataclass
+class Partial:
+    text: str
+    start: int  # first sample of the utterance in the stream
+
+
+@dataclass
+class Final:
+    text: str
+    segment: Segment
+    latency: Latency
+
+
+class _Buffer:
+    """The stream's recent audio: ``data[i]`` is stream sample ``offset + i``."""
+
+    def __init__(self):
+        self.data = np.zeros(1 << 16, dtype=np.float32)
+        self.size = 0
+        self.offset = 0
+
+    def append(self, x: np.ndarray) -> None:
+        if self.size + len(x) > len(self.data):
+            grown = np.zeros(max(2 * len(self.data), self.size + len(x)), dtype=np.float32)
+            grown[:self.size] = self.data[:self.size]
+            self.data = grown
+        self.data[self.size:self.size + len(x)] = x
+        self.size += len(x)
+
+    def get(self, a: int, b: int) -> np.ndarray:
+        return self.data[a - self.offset:b - self.offset].copy()
+
+    def drop_before(self, pos: int) -> None:
+        k = min(max(pos - self.offset, 0), self.size)
+        if k:
+            self.data[:self.size - k] = self.data[k:self.size]
+            self.size -= k
+            self.offset += k
+
+
+@dataclass
+class LatencyStats:
+    items: list[Latency] = field(default_factory=list)
+
+    def summary(self) -> dict[str, dict[str, float]]:
+        """{component: {"p50": s, "p90": s}} over all finals; empty when there were none."""
+        if not self.items:
+            return {}
+        out = {}
+        for name in ("total", "hangover", "queue", "decode", "display"):
+            v = np.array([getattr(x, name) for x in self.items])
+            out[name] = {"p50": float(np.percentile(v, 50)), "p90": float(np.percentile(v, 90))}
+        return out
+
+    def format(self) -> str:
+        s = self.summary()
+        if not s:
+            return "latency: no utterances"
+        parts = [f"{k} p50 {v['p50'] * 1000:.0f} ms / p90 {v['p90'] * 1000:.0f} ms" for k, v in s.items()]
+        return f"latency over {len(self.items)} utterances (end of speech -> final text): " + "; ".join(parts)
+
+
+class StreamingSession:
+    """Feed ``accept(chunk, arrived)``; it returns ``Partial`` / ``Final`` events. Call ``finish()`` at the end."""
+
+    def __init__(self, rec: Recognizer, segmenter: Segmenter, cfg: StreamConfig | None = None):
+        self.cfg = cfg or StreamConfig()
+        self.cfg.validate()
+        if rec.sample_rate != segmenter.sample_rate:
+            raise EdgeSSLError(f"model expects {rec.sample_rate} Hz audio, the segmenter {segmenter.sample_rate} Hz")
+        self.rec = rec
+        self.seg = segmenter
+        self.sr = rec.sample_rate
+        self.buf = _Buffer()
+        self.pad = self.seg.endpointer.pad
+        self.interval = round(self.cfg.partial_interval * self.sr)
+        self.next_partial = 0
+        self.chunked: ChunkedDecoder | None = None
+        self.chunked_start: int | None = None
+        self.stats = LatencyStats()
+        self.partials_skipped = 0  # partial decodes skipped because processing was behind real time
+
+    @property
+    def total(self) -> int:
+        return self.seg.total
+
+    def accept(self, samples: np.ndarray, arrived: float | None = None) -> list[Partial | Final]:
+        """samples (N,) float32 at the model rate; ``arrived``: time.monotonic() when the last one was captured."""
+        began = time.monotonic()
+        arrived = began if arrived is None else arrived
+        samples = np.asarray(samples, dtype=np.float32)
+        self.buf.append(samples)
+        events: list[Partial | Final] = []
+        for seg in self.seg.accept(samples):
+            if seg.final:
+                events.append(self._final(seg, began - arrived))
+            self._reset_decoder()
+        start = self.seg.open_start
+        if start is not None:
+            if self.cfg.mode == "chunked":
+                self._chunked_for(start).advance(self.buf.get(start, self.total))
+            if self.total >= self.next_partial:
+                self.next_partial = self.total + self.interval
+                if time.monotonic() - arrived > self.cfg.max_lag:
+                    self.partials_skipped += 1  # behind: partials are best-effort, finals are not
+                else:
+                    events.append(Partial(self._partial_text(start), start))
+        self._trim()
+        return events
+
+    def finish(self) -> list[Final]:
+        """End of stream: finalise the utterance in progress."""
+        out = [self._final(seg, 0.0) for seg in self.seg.flush() if seg.final]
+        self._reset_decoder()
+        return out
+
+    def _chunked_for(self, start: int) -> ChunkedDecoder:
+        if self.chunked is None or self.chunked_start != start:
+            self.chunked, self.chunked_start = ChunkedDecoder(self.rec, self.cfg), start
+        return self.chunked
+
+    def _reset_decoder(self) -> None:
+        self.chunked, self.chunked_start = None, None
+
+    def _partial_text(self, start: int) -> str:
+        if self.cfg.mode == "chunked":
+            return self.rec.text(self._chunked_for(start).partial())
+        wave = self.buf.get(start, self.total)
+        return transcribe_wave(self.rec, wave) if len(wave) >= self.rec.min_samples else ""
+
+    def _final(self, seg: Segment, queued: float) -> Final:
+        t0 = time.monotonic()
+        wave = self.buf.get(seg.start, seg.end)
+        if self.cfg.mode == "chunked":
+            text = self.rec.text(self._chunked_for(seg.start).finish(wave))
+        else:
+            text = transcribe_wave(self.rec, wave)
+        lat = Latency(hangover=(self.total - seg.speech_end) / self.sr, queue=max(queued, 0.0),
+                      decode=time.monotonic() - t0)
+        self.stats.items.append(lat)
+        return Final(text, seg, lat)
+
+    def _trim(self) -> None:
+        """Keep only what a future segment can reach: from the open utterance, or a pad before the next window."""
+        start = self.seg.open_start
+        keep = start if start is not None else self.seg.vad.windows * WINDOW - self.pad
+        self.buf.drop_before(keep)
+
+
+def open_session(model: str | Path, vad: VadConfig | None = None, endpoint: EndpointConfig | None = None,
+                 stream: StreamConfig | None = None) -> StreamingSession:
+    """Model artifact + configs -> a ready session (recognizer, VAD, endpointer)."""
+    vad = vad or VadConfig()
+    rec = open_recognizer(model)
+    return StreamingSession(rec, Segmenter(open_detector(vad.kind), vad, endpoint or EndpointConfig(), rec.sample_rate),
+                            stream)
+
+
+def run_stream(source, session: StreamingSession, on_event=None) -> LatencyStats:
+    """Drive ``session`` from an iterable of ``Chunk``s until it ends; ``on_event(event)`` shows each result.
+
+    The time ``on_event`` takes for a ``Final`` is its display latency. Ctrl-C ends the stream early: the
+    utterance in progress is still finalised before ``KeyboardInterrupt`` propagates.
+    """
+    def emit(events):
+        for ev in events:
+            t0 = time.monotonic()
+            if on_event is not None:
+                on_event(ev)
+            if isinstance(ev, Final):
+                ev.latency.display = time.monotonic() - t0
+
+    try:
+        for chunk in source:
+            emit(session.accept(chunk.samples, chunk.arrived))
+    finally:
+        emit(session.finish())
+    return session.stats

@@ -1,0 +1,110 @@
+"""``edge-ssl listen``: live transcription from a microphone (or a file replayed as one), shown with rich."""
+from __future__ import annotations
+
+import typer
+
+from edge_ssl.cli.app import app
+
+
+class LiveDisplay:
+    """Finals are printed as lines; the partial of the utterance in progress is redrawn under them.
+
+    On a terminal the partial is a rich ``Live`` line; otherwise (a pipe, a log) partials are printed
+    as their own ``..`` lines so nothing relies on cursor movement.
+    """
+
+    def __init__(self, sample_rate: int):
+        from rich.console import Console
+
+        self.console = Console(highlight=False)
+        self.sr = sample_rate
+        self.live = None
+        self.last_partial = ""
+
+    def __enter__(self) -> "LiveDisplay":
+        if self.console.is_terminal:
+            from rich.live import Live
+            from rich.text import Text
+
+            self.live = Live(Text(""), console=self.console, auto_refresh=False, transient=True)
+            self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.live is not None:
+            self.live.__exit__(*exc)
+
+    def __call__(self, ev) -> None:
+        from rich.text import Text
+
+        from edge_ssl.asr.stream import Final
+
+        if isinstance(ev, Final):
+            s = ev.segment
+            line = Text.assemble((f"[{s.start / self.sr:7.2f} - {s.end / self.sr:7.2f}] ", "cyan"), ev.text or "…",
+                                 (f"  ({(ev.latency.total - ev.latency.display) * 1000:.0f} ms)", "dim"))
+            self.console.print(line)
+            self.last_partial = ""
+            if self.live is not None:
+                self.live.update(Text(""), refresh=True)
+        elif ev.text != self.last_partial:
+            self.last_partial = ev.text
+            if self.live is not None:
+                self.live.update(Text("… " + ev.text, style="yellow"), refresh=True)
+            else:
+                self.console.print(Text(".. " + ev.text, style="yellow"))
+
+
+@app.command(context_settings={"help_option_names": ["-h", "--help"]})
+def listen(
+    model: str = typer.Option(None, "--model", "-m", help="CTC model artifact: .safetensors, .onnx or .pte."),
+    device: str = typer.Option(None, "--device", "-d", help="Input device index or name part (default: the system's)."),
+    list_devices: bool = typer.Option(False, "--list-devices", help="List input devices and exit."),
+    replay: str = typer.Option(None, "--replay", help="Replay this audio file as the microphone."),
+    speed: float = typer.Option(1.0, help="--replay pace: 1 = real time, 4 = 4x, 0 = as fast as possible."),
+    seconds: float = typer.Option(None, help="Stop after this many seconds of audio (default: until Ctrl-C)."),
+    mode: str = typer.Option("redecode", help="redecode: re-run the model on the growing segment; "
+                                              "chunked: encoder over chunks with left/right context."),
+    vad: str = typer.Option("auto", help="auto (Silero if installed, else energy), silero or energy."),
+    trailing_silence: float = typer.Option(0.5, help="Seconds of silence after speech that end an utterance."),
+    min_speech: float = typer.Option(0.25, help="Speech shorter than this (s) is ignored."),
+    max_utterance: float = typer.Option(20.0, help="Utterances are cut at this length (s)."),
+    partial_interval: float = typer.Option(0.2, help="Seconds of audio between partial results."),
+    max_lag: float = typer.Option(1.0, help="Skip partials while processing lags capture by more than this (s); "
+                                            "inf: never (e.g. for an unpaced virtual microphone)."),
+) -> None:
+    """Live transcription: partial text while you speak, the final text at each endpoint, latency on exit."""
+    from edge_ssl.asr.endpoint import EndpointConfig
+    from edge_ssl.asr.stream import StreamConfig, open_session, run_stream
+    from edge_ssl.asr.vad import VadConfig
+    from edge_ssl.audio.sources import FileSource, MicSource, format_devices, list_input_devices
+    from edge_ssl.errors import EdgeSSLError
+
+    if list_devices:
+        typer.echo("input devices (* = default):\n" + format_devices(list_input_devices()))
+        return
+    if model is None:
+        raise EdgeSSLError("no model: pass --model PATH (a CTC model .safetensors, or an exported .onnx/.pte)")
+    try:
+        endpoint = EndpointConfig(trailing_silence=trailing_silence, min_speech=min_speech,
+                                  max_utterance=max_utterance, speech_pad=min(0.1, trailing_silence))
+        endpoint.validate()
+        session = open_session(model, VadConfig(kind=vad), endpoint,
+                               StreamConfig(mode=mode, partial_interval=partial_interval, max_lag=max_lag))
+    except ValueError as e:
+        raise EdgeSSLError(str(e)) from None
+    sr = session.sr
+    source = FileSource(replay, sr, speed=speed) if replay else \
+        MicSource(device, sr, max_seconds=seconds)
+    display = LiveDisplay(sr)
+    what = f"replaying {replay} at {speed:g}x" if replay else f"listening on {source.device['name']} " \
+        f"({source.in_rate} Hz -> {sr} Hz)"
+    display.console.print(f"[dim]{what}; {session.seg.vad.detector.name} VAD, {mode} decoding; Ctrl-C to stop[/dim]")
+    try:
+        with source, display:
+            run_stream(source, session, display)
+    except KeyboardInterrupt:
+        display.console.print("[dim]stopped[/dim]")
+    display.console.print(session.stats.format())
+    display.console.print(f"input overflows: {source.overflows}; dropped blocks: {source.dropped}; "
+                          f"partials skipped (behind real time): {session.partials_skipped}")
