@@ -4,3 +4,4 @@ from edge_ssl.cli import prepare  # noqa: F401
 from edge_ssl.cli import asr  # noqa: F401
 from edge_ssl.cli import targets  # noqa: F401
 from edge_ssl.cli import apps  # noqa: F401
+from edge_ssl.cli import imports  # noqa: F401

@@ -1,0 +1,110 @@
+"""What the wav2vec 2.0 / HuBERT / data2vec pretraining modules share.
+
+    wave (B, S) -> conv extractor -> x grad scale (feature_grad_mult) -> feature LayerNorm -> ``normed``
+                -> projection -> dropout -> mask_emb at masked frames -> transformer
+
+Randomness of the objective (span masks, distractors, Gumbel noise) is drawn per utterance from
+``(seed, step, dataset index)`` (``edge_ssl.audio.masking.utterance_rng``), not from the global RNG, so the
+same utterance at the same update gets the same draws whatever batch, rank or process count carries it.
+That makes one process with gradient accumulation match ``torchrun`` with the same global batch, and a
+resumed run match an uninterrupted one (``step`` is a buffer, so it is checkpointed).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from edge_ssl.audio.masking import batch_span_mask, utterance_rng
+from edge_ssl.models.speech_encoder import EncoderConfig, SpeechEncoder
+
+# utterance_rng streams: independent draws for the same utterance and step
+MASK_STREAM, NEGATIVES_STREAM, GUMBEL_STREAM = 0, 1, 2
+
+
+@dataclass
+class MaskConfig:
+    mask_prob: float = 0.65   # spans per utterance = mask_prob * T / span (fairseq), NOT a per-frame probability
+    span: int = 10            # frames per span (10 x 20 ms = 200 ms)
+    min_masks: int = 2        # at least this many spans per utterance (fairseq wav2vec 2.0 / HuBERT: 2)
+
+    def validate(self) -> None:
+        if not 0.0 <= self.mask_prob <= 1.0:
+            raise ValueError(f"mask_prob must be in [0, 1], got {self.mask_prob}")
+        if self.span < 1:
+            raise ValueError(f"span must be >= 1, got {self.span}")
+
+
+def scale_grad(x: torch.Tensor, mult: float) -> torch.Tensor:
+    """Identity forward; the gradient flowing back is multiplied by ``mult`` (fairseq GradMultiply)."""
+    if mult == 1.0:
+        return x
+    if mult == 0.0:
+        return x.detach()
+    return x * mult + x.detach() * (1.0 - mult)
+
+
+def normalize_wave(wave: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
+    """(B, S) -> (B, S): each utterance to zero mean, unit variance over its real samples (fairseq's
+    ``normalize: true``, used with layer-norm extractors such as data2vec's); padding stays 0."""
+    if lengths is None:
+        return torch.nn.functional.layer_norm(wave, wave.shape[-1:], eps=1e-5)
+    keep = (torch.arange(wave.shape[1], device=wave.device)[None, :] < lengths[:, None]).to(wave.dtype)
+    n = lengths.to(wave.dtype).clamp_min(1)[:, None]
+    mean = (wave * keep).sum(1, keepdim=True) / n
+    var = ((wave - mean) ** 2 * keep).sum(1, keepdim=True) / n
+    return (wave - mean) * torch.rsqrt(var + 1e-5) * keep
+
+
+@dataclass
+class FrontEnd:
+    conv: torch.Tensor                 # (B, T, C_conv) extractor output (feature penalty)
+    normed: torch.Tensor               # (B, T, C_conv) after the feature LayerNorm (wav2vec 2.0 quantizer input)
+    pad_mask: torch.Tensor | None      # (B, T) True at padding
+    frame_lengths: list[int]           # real frames per utterance
+
+
+class MaskedPretrainer(nn.Module):
+    """Base of the three modules: owns the encoder, the update counter and the per-utterance draws."""
+
+    def __init__(self, encoder: EncoderConfig, mask: MaskConfig, feature_grad_mult: float, seed: int):
+        super().__init__()
+        self.encoder = SpeechEncoder(encoder)
+        self.mask_cfg, self.feature_grad_mult, self.seed = mask, feature_grad_mult, seed
+        self.register_buffer("step", torch.zeros((), dtype=torch.long))  # updates done (checkpointed)
+
+    def on_update(self, step: int) -> None:
+        self.step.fill_(step)
+
+    def rngs(self, batch: dict, stream: int) -> list[np.random.Generator]:
+        step = int(self.step)
+        return [utterance_rng(self.seed, step, int(i), stream) for i in batch["indices"].tolist()]
+
+    def front_end(self, wave: torch.Tensor, lengths: torch.Tensor | None) -> FrontEnd:
+        enc = self.encoder
+        conv = scale_grad(enc.feature_extractor(wave, lengths), self.feature_grad_mult)  # (B, T, C_conv)
+        B, T, _ = conv.shape
+        pad_mask = enc.padding_mask(lengths, T)
+        frames = [T] * B if lengths is None else enc.frame_lengths(lengths).clamp(max=T).tolist()
+        return FrontEnd(conv, enc.feature_projection.layer_norm(conv), pad_mask, frames)
+
+    def span_mask(self, batch: dict, fe: FrontEnd) -> torch.Tensor:
+        """(B, T) bool, True at masked frames, never at padding."""
+        m = self.mask_cfg
+        return batch_span_mask(fe.frame_lengths, fe.conv.shape[1], m.mask_prob, m.span,
+                               self.rngs(batch, MASK_STREAM), m.min_masks, device=fe.conv.device)
+
+    def project(self, normed: torch.Tensor) -> torch.Tensor:
+        """(B, T, C_conv) -> (B, T, C) projected features, before dropout (data2vec's teacher input)."""
+        return self.encoder.feature_projection.proj(normed)
+
+    def contextualise(self, projected: torch.Tensor, frame_mask: torch.Tensor | None,
+                      pad_mask: torch.Tensor | None) -> tuple[list[torch.Tensor], list[torch.Tensor | None]]:
+        """Dropout, mask_emb at masked frames, transformer -> (hidden states, FFN outputs)."""
+        enc = self.encoder
+        x = enc.feature_projection.drop(projected)
+        if frame_mask is not None:
+            x = torch.where(frame_mask.unsqueeze(-1), enc.mask_emb.to(x.dtype), x)
+        return enc.encoder(x, pad_mask)
