@@ -196,8 +196,8 @@ def import_fairseq(path: str | Path, dict_path: str | Path | None = None, encode
                                f"w2v_encoder.proj has {w.shape[0]} outputs")
         # fairseq's CTC blank is <ctc_blank> when the dictionary has one, else the BOS symbol (id 0)
         blank = symbols.index("<ctc_blank>") if "<ctc_blank>" in symbols else 0
-        t.vocab, order = ctc_vocab(symbols, blank, "|", source)
-        t.head_weight, t.head_bias = w[order].contiguous(), b[order].contiguous()
+        t.vocab, t.head_order = ctc_vocab(symbols, blank, "|", source)
+        t.head_weight, t.head_bias = w[t.head_order].contiguous(), b[t.head_order].contiguous()
     elif finetune is not None and not proj and not encoder_only:
         raise EdgeSSLError(f"{source}: fine-tuned checkpoint without w2v_encoder.proj; use --encoder-only")
     log.info("%s: fairseq %s %s, %d layers x %d", path, family, t.kind, enc.num_layers, enc.embed_dim)

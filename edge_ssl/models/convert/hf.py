@@ -190,6 +190,7 @@ def import_hf(folder: str | Path, encoder_only: bool = False) -> ImportedTeacher
     if others and not encoder_only:
         raise EdgeSSLError(f"{folder}: weights outside the encoder and CTC head: {', '.join(others[:6])}; "
                            "use --encoder-only to import just the encoder")
+    is_ctc = is_ctc or (not arch and "lm_head.weight" in heads)
     state = rename(base, RULES, IGNORE, source)
     if "mask_emb" not in state:  # only saved when the config enables SpecAugment; inference never uses it
         state["mask_emb"] = torch.empty(enc.embed_dim).uniform_()
@@ -198,8 +199,8 @@ def import_hf(folder: str | Path, encoder_only: bool = False) -> ImportedTeacher
         if "lm_head.weight" not in heads:
             raise EdgeSSLError(f"{folder}: architecture {arch} but no lm_head.weight in the weights")
         w, b = heads["lm_head.weight"], heads["lm_head.bias"]  # (V, C), (V,)
-        t.vocab, order = read_vocab(folder, cfg, w.shape[0])
-        t.head_weight, t.head_bias = w[order].contiguous(), b[order].contiguous()
+        t.vocab, t.head_order = read_vocab(folder, cfg, w.shape[0])
+        t.head_weight, t.head_bias = w[t.head_order].contiguous(), b[t.head_order].contiguous()
     log.info("%s: %s %s, %d layers x %d, %s", folder, family, t.kind, enc.num_layers, enc.embed_dim,
              "pre-LN" if enc.layer_norm_first else "post-LN")
     return t

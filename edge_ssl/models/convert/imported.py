@@ -32,6 +32,7 @@ class ImportedTeacher:
     head_weight: torch.Tensor | None = None    # (V, C) CTC output layer, rows in ``vocab`` order
     head_bias: torch.Tensor | None = None      # (V,)
     vocab: list[str] | None = None             # CTC tokens, vocab[0] is the blank
+    head_order: list[int] | None = None        # edge vocab id -> source vocab id (rows taken from the source)
 
     @property
     def kind(self) -> str:
