@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from edge_ssl.asr.tokenizer import CharTokenizer
+from edge_ssl.audio.masking import batch_span_mask, utterance_rng
 from edge_ssl.errors import EdgeSSLError
 from edge_ssl.models.ctc import CTCModel
 from edge_ssl.models.speech_encoder import EncoderConfig, tiny
@@ -82,27 +83,12 @@ class Config:
     train: TrainConfig = field(default_factory=lambda: TrainConfig(max_steps=20000, clip_norm=0.0))
 
 
-def span_mask(lengths: torch.Tensor, size: int, prob: float, span: int, min_spans: int = 0) -> torch.Tensor:
-    """fairseq ``compute_mask_indices`` (static spans): per row, ``int(prob * n / span + U[0,1))`` spans
-    (at least ``min_spans``) start at distinct random positions in the first ``n`` entries; spans may
-    overlap. lengths (B,) valid entries per row -> (B, size) bool, True = masked."""
-    mask = torch.zeros(len(lengths), size, dtype=torch.bool)
-    for row, n in enumerate(lengths.tolist()):
-        num = max(min_spans, int(prob * n / span + torch.rand(()).item()))
-        length = min(span, max(1, n - num - 1))  # fairseq shortens spans that cannot fit
-        if num == 0 or n - length <= 0:
-            continue
-        starts = torch.randperm(n - length)[:num]
-        mask[row, (starts[:, None] + torch.arange(length)).flatten()] = True
-    return mask
-
-
 class CTCFinetuner(nn.Module):
     """CTCModel + the fine-tuning regime; ``forward(batch) -> (loss, logs)`` for ``training.loop.fit``."""
 
-    def __init__(self, model: CTCModel, targets: list[list[int]], cfg: FinetuneModelConfig):
+    def __init__(self, model: CTCModel, targets: list[list[int]], cfg: FinetuneModelConfig, seed: int = 0):
         super().__init__()
-        self.model, self.targets, self.cfg = model, targets, cfg  # targets[dataset index] = token ids
+        self.model, self.targets, self.cfg, self.seed = model, targets, cfg, seed  # targets[dataset index] = ids
         if cfg.freeze_feature_extractor:
             model.encoder.feature_extractor.requires_grad_(False)
         # Saved with the model so a resumed run knows whether the encoder is still frozen.
@@ -111,15 +97,22 @@ class CTCFinetuner(nn.Module):
     def on_update(self, step: int) -> None:
         self.num_updates.fill_(step)
 
-    def masks(self, x: torch.Tensor, frames: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-        """(B, T, C) features -> time mask (B, T) and channel keep-mask (B, 1, C), or None when off."""
+    def masks(self, x: torch.Tensor, frames: torch.Tensor, indices: list[int]
+              ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """(B, T, C) features -> time mask (B, T) and channel keep-mask (B, 1, C), or None when off.
+
+        Spans follow fairseq's compute_mask_indices; each utterance's draw depends only on
+        (seed, update, utterance index), so masks do not change with batching or the number of ranks."""
         m, (B, T, C) = self.cfg.masking, x.shape
+        step = int(self.num_updates)
         time = chan = None
         if m.mask_prob > 0:
-            time = span_mask(frames, T, m.mask_prob, m.mask_length, m.min_masks).to(x.device)
+            rngs = [utterance_rng(self.seed, step, i, stream=0) for i in indices]
+            time = batch_span_mask(frames.tolist(), T, m.mask_prob, m.mask_length, rngs, m.min_masks, x.device)
         if m.mask_channel_prob > 0:
-            dropped = span_mask(torch.full((B,), C), C, m.mask_channel_prob, m.mask_channel_length)
-            chan = dropped.logical_not().to(x.device, x.dtype)[:, None, :]
+            rngs = [utterance_rng(self.seed, step, i, stream=1) for i in indices]
+            dropped = batch_span_mask([C] * B, C, m.mask_channel_prob, m.mask_channel_length, rngs, 0, x.device)
+            chan = dropped.logical_not().to(x.dtype)[:, None, :]
         return time, chan
 
     def forward(self, batch: dict) -> tuple[torch.Tensor, dict[str, float]]:
@@ -134,7 +127,7 @@ class CTCFinetuner(nn.Module):
         with torch.set_grad_enabled(tune and torch.is_grad_enabled()):
             x = enc.feature_projection(conv)                                  # (B, T, C)
             if self.training:
-                time, chan = self.masks(x, frames)
+                time, chan = self.masks(x, frames, batch["indices"].tolist())
                 if time is not None:
                     x = torch.where(time.unsqueeze(-1), enc.mask_emb.to(x.dtype), x)
                 if chan is not None:
@@ -211,7 +204,7 @@ def train(cfg: Config, info: DistInfo) -> Path:
     targets = [tok.encode(u.text, source=u.id) for u in dataset.utts]  # unknown characters are logged, dropped
 
     model, enc_cfg = build_model(cfg.model, tok.vocab_size)
-    module = CTCFinetuner(model, targets, cfg.model)
+    module = CTCFinetuner(model, targets, cfg.model, cfg.train.seed)
     train_cfg = cfg.train
     if info.distributed and (cfg.model.freeze_encoder_steps > 0 or cfg.model.layerdrop > 0):
         # frozen or dropped layers get no gradient in some steps: DDP must be told to expect that
