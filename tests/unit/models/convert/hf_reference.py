@@ -42,9 +42,9 @@ def random_model(model_type: str, ctc: bool = False, seed: int = 0, **overrides)
 
 def save_folder(model: torch.nn.Module, folder: Path, fmt: str = "safetensors", legacy_names: bool = False,
                 vocab: list[str] | None = None) -> Path:
-    """``save_pretrained``; ``fmt="bin"`` rewrites the weights as ``pytorch_model.bin`` (what transformers 4
+    """``save_pretrained`` (``fmt="sharded"``: several safetensors files and an index); ``fmt="bin"`` rewrites the weights as ``pytorch_model.bin`` (what transformers 4
     wrote), with ``legacy_names`` as ``weight_g``/``weight_v`` (nn.utils.weight_norm, before parametrizations)."""
-    model.save_pretrained(folder)
+    model.save_pretrained(folder, **({"max_shard_size": "40KB"} if fmt == "sharded" else {}))
     if fmt == "bin":
         state = model.state_dict()
         if legacy_names:

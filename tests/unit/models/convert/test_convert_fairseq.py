@@ -44,7 +44,6 @@ CASES = {
     "hubert_large_ctc_namespace": ("hubert", True, LARGE_STYLE, "namespace", False),
     "data2vec_plain_dict": ("data2vec-audio", False, dict(conv_bias=True), "dict", False),
     "data2vec_ctc_dictconfig": ("data2vec-audio", True, {}, "dictconfig", False),
-    "w2v2_standard_conv_stack": ("wav2vec2", False, dict(conv_dim=(512,) * 7), "namespace", False),
 }
 
 

@@ -17,16 +17,20 @@ CASES = {
     "w2v2_base_group_postln": ("wav2vec2", False, {}, "safetensors"),
     "w2v2_large_style": ("wav2vec2", False, LARGE_STYLE, "bin"),
     "w2v2_layer_postln_eps_oddpos": ("wav2vec2", False, dict(feat_extract_norm="layer", layer_norm_eps=1e-6,
-                                                             num_conv_pos_embeddings=17), "safetensors"),
+                                                             num_conv_pos_embeddings=17,
+                                                             conv_dim=(8, 16, 16, 24, 24, 32, 40)), "safetensors"),
     "w2v2_group_convbias_no_specaug": ("wav2vec2", False, dict(conv_bias=True, mask_time_prob=0.0), "safetensors"),
     "w2v2_standard_conv_stack": ("wav2vec2", False, dict(conv_dim=(512,) * 7), "safetensors"),
     "w2v2_ctc_large_style": ("wav2vec2", True, LARGE_STYLE, "safetensors"),
     "hubert_base": ("hubert", False, {}, "bin-legacy"),
-    "hubert_no_feat_proj_ln": ("hubert", False, dict(feat_proj_layer_norm=False), "safetensors"),
+    "hubert_no_feat_proj_ln": ("hubert", False, dict(feat_proj_layer_norm=False), "sharded"),
     "hubert_ctc_large_style": ("hubert", True, LARGE_STYLE, "bin"),
     "hubert_ctc_base": ("hubert", True, {}, "safetensors"),
     "data2vec": ("data2vec-audio", False, {}, "safetensors"),
-    "data2vec_convbias": ("data2vec-audio", False, dict(conv_bias=True, num_conv_pos_embeddings=2), "bin"),
+    # a 5-layer conv stack (downsample 160) and an even positional kernel (one frame trimmed)
+    "data2vec_convbias_5conv_evenpos": ("data2vec-audio", False, dict(
+        conv_bias=True, num_conv_pos_embeddings=2, conv_pos_kernel_size=4, conv_dim=(16,) * 5,
+        conv_kernel=(10, 3, 3, 3, 2), conv_stride=(5, 2, 2, 2, 2)), "bin"),
     "data2vec_ctc": ("data2vec-audio", True, {}, "safetensors"),
 }
 
@@ -112,6 +116,24 @@ def test_encoder_only_from_ctc_model(tmp_path):
     ref_model, folder = _folder(tmp_path, "hubert_ctc_base")
     t = import_teacher(folder, encoder_only=True)
     assert t.kind == "speech_encoder" and t.vocab is None
+
+
+def test_pretraining_heads_dropped_other_heads_need_encoder_only(tmp_path):
+    from hf_reference import SMALL, transformers
+
+    torch.manual_seed(0)
+    pre = transformers.Wav2Vec2ForPreTraining(transformers.Wav2Vec2Config(**SMALL)).eval()
+    save_folder(pre, tmp_path / "pre")
+    model = build_model(import_teacher(tmp_path / "pre"))
+    wave = torch.randn(1, 6000)
+    ref_hidden, _ = reference(pre.wav2vec2, wave)
+    with torch.no_grad():
+        assert max(max_diffs(ref_hidden, model.extract_features(wave).hidden_states)) <= TOL
+    cls = transformers.HubertForSequenceClassification(transformers.HubertConfig(**SMALL, num_labels=3))
+    save_folder(cls, tmp_path / "cls")
+    with pytest.raises(EdgeSSLError, match="HubertForSequenceClassification.*--encoder-only"):
+        import_teacher(tmp_path / "cls")
+    assert import_teacher(tmp_path / "cls", encoder_only=True).kind == "speech_encoder"
 
 
 @pytest.mark.parametrize("field,value,match", [
