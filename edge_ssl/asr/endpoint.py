@@ -72,7 +72,7 @@ class Endpointer:
             if self.start is None:
                 self.start = lo
             self.last_speech = self.pos
-            if self.pos - self.start >= self.max_len:
+            if self.pos + self.window - self.open_start > self.max_len:  # one more window would overflow
                 seg = self._close(self.pos, "max_length", pad_end=False)
                 self.start = self.pos  # the speech goes on: a new utterance starts right here
                 return seg

@@ -255,3 +255,22 @@ class MicSource(_QueueSource):
         if self.stream is not None:
             self.stream.abort()  # finished_callback puts the end marker
             self.stream.close()
+
+
+def make_virtual_microphone(folder: str | Path, wave: np.ndarray, sample_rate: int) -> Path:
+    """A sound-card-free microphone: ALSA's ``file`` plugin serving ``wave`` as the default input device.
+
+    Writes ``folder/in.raw`` (int16: PortAudio reads float32 wrongly through this plugin) and
+    ``folder/.asoundrc``; run with ``HOME=folder`` (inside a process: set HOME, then
+    ``sd._terminate(); sd._initialize()``). The device reports ``sample_rate`` as its native rate.
+    Reads are not paced, and reading past the end returns garbage, so stop after ``len(wave)`` samples.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    raw = folder / "in.raw"
+    np.round(np.clip(wave, -1.0, 32767 / 32768) * 32768).astype("<i2").tofile(raw)
+    (folder / ".asoundrc").write_text(
+        f'pcm.!default {{ type plug; slave {{ pcm "filein"; format S16_LE; rate {int(sample_rate)}; channels 1 }} }}\n'
+        f'pcm.filein {{ type file; slave.pcm "nullpcm"; file "/dev/null"; infile "{raw}"; format "raw" }}\n'
+        'pcm.nullpcm { type null }\n')
+    return folder
