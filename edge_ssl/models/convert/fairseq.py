@@ -177,8 +177,8 @@ def import_fairseq(path: str | Path, dict_path: str | Path | None = None, encode
     enc = encoder_config(m, family, source, overrides)
     weights = {k: v for k, v in ckpt["model"].items() if isinstance(v, torch.Tensor)}
     proj = {k: weights.pop(k) for k in ("w2v_encoder.proj.weight", "w2v_encoder.proj.bias") if k in weights}
-    if any(k.startswith(FINETUNED_PREFIX) for k in weights):
-        weights = {k[len(FINETUNED_PREFIX):]: v for k, v in weights.items() if k.startswith(FINETUNED_PREFIX)}
+    # a fine-tune nests the pretrained model; anything else left over is reported by ``rename``
+    weights = {k.removeprefix(FINETUNED_PREFIX): v for k, v in weights.items()}
     state = rename(weights, RULES, IGNORE, source)
     conv_dim = enc.conv_layers[-1][0]
     if "feature_projection.proj.weight" not in state and conv_dim == enc.embed_dim:

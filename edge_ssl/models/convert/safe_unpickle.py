@@ -11,7 +11,10 @@ so a downloaded file could run arbitrary code. Instead:
    defined here (``Record`` subclasses that only store their state), never to the real class.
 
 So neither argparse, omegaconf nor fairseq code runs, and ``os.system`` & co. are never reached. The
-stand-ins are turned back into plain dicts/lists by ``to_python``.
+stand-ins are turned back into plain dicts/lists by ``to_python``. Going through ``torch.load`` rather than
+a hand-written ``pickle.Unpickler`` reuses torch's own restricted unpickler and its storage handling for
+both the zip format (torch >= 1.6) and the legacy stream that 2020-era checkpoints use; the pre-scan is
+what turns "unknown global" into an error that names it before anything is unpickled.
 """
 from __future__ import annotations
 
@@ -108,7 +111,7 @@ def referenced_globals(path: Path) -> set[str]:
         with zipfile.ZipFile(path) as z:
             pkl = [n for n in z.namelist() if n.endswith("/data.pkl") or n == "data.pkl"]
             if len(pkl) != 1:
-                raise EdgeSSLError(f"{path}: not a torch.save checkpoint (no single data.pkl inside the zip)")
+                raise EdgeSSLError("not a torch.save checkpoint (no single data.pkl inside the zip)")
             with z.open(pkl[0]) as f:
                 return _globals_in(f, 1)
     with open(path, "rb") as f:  # legacy: magic, protocol, sys info, then the object; raw storages follow
@@ -126,9 +129,7 @@ def load_checkpoint(path: str | Path) -> Any:
         raise EdgeSSLError(f"{path}: {e}") from None
     except Exception as e:  # truncated or not a pickle at all
         raise EdgeSSLError(f"{path}: not a readable torch/fairseq checkpoint ({type(e).__name__}: {e})") from None
-    torch_safe = set(torch.serialization.get_safe_globals_names()) if hasattr(
-        torch.serialization, "get_safe_globals_names") else set()
-    unknown = sorted(n for n in names if not _allowed(n) and not _torch_allows(n, torch_safe))
+    unknown = sorted(n for n in names if not _allowed(n) and not _torch_allows(n))
     if unknown:
         raise EdgeSSLError(
             f"{path}: refusing to load: the pickle references {', '.join(unknown)}, which is not on the "
@@ -141,11 +142,11 @@ def load_checkpoint(path: str | Path) -> Any:
         raise EdgeSSLError(f"{path}: cannot unpickle the checkpoint safely ({type(e).__name__}: {e})") from None
 
 
-def _torch_allows(name: str, torch_safe: set[str]) -> bool:
-    """Tensor/storage rebuild functions, OrderedDict, dtypes: what weights_only loading allows by itself."""
-    from torch._weights_only_unpickler import _get_allowed_globals
+def _torch_allows(name: str) -> bool:
+    """Tensor/storage rebuild functions, OrderedDict, dtypes: what weights_only loading itself allows."""
+    from torch._weights_only_unpickler import _get_allowed_globals  # private, but torch is pinned exactly
 
-    return name in torch_safe or name in _get_allowed_globals()
+    return name in _get_allowed_globals()
 
 
 _INTERPOLATION = re.compile(r"^\$\{([\w.]+)\}$")
