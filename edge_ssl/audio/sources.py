@@ -4,7 +4,7 @@ Both work the same way: a producer (PortAudio's recorder callback, or a replay t
 ``speed`` x real time) puts blocks at the device's native rate into a bounded queue and returns at once;
 the consumer iterates ``Chunk``s, converted to float32 mono and resampled to the model's rate by a
 streaming soxr resampler (bit-exact with resampling the whole recording in one go). Nothing slow ever
-runs in the callback. A full queue means the consumer fell behind: the block is dropped and counted.
+runs in the callback. A full queue means the consumer fell behind: the block is dropped and its frames counted.
 PortAudio's own input overflows are counted too.
 """
 from __future__ import annotations
@@ -44,7 +44,7 @@ class _QueueSource:
         self.sample_rate = int(sample_rate)
         self.block = block
         self.queue: queue.Queue = queue.Queue(maxsize=max(int(max_queue_seconds * in_rate / block), 2))
-        self.dropped = 0    # blocks dropped because the consumer fell behind
+        self.dropped = 0    # input frames dropped because the consumer fell behind (the queue was full)
         self.overflows = 0  # PortAudio input overflows (the OS buffer overran before the callback ran)
         self.captured = 0   # input frames handed to the queue
         self.received = 0   # input frames delivered by the producer, queued or dropped
@@ -57,7 +57,7 @@ class _QueueSource:
             self.queue.put_nowait((block, arrived))
             self.captured += len(block)
         except queue.Full:
-            self.dropped += 1
+            self.dropped += len(block)
 
     def _end(self) -> None:
         """Queue the end marker without blocking; if the queue is full, the oldest block makes room."""
@@ -67,8 +67,8 @@ class _QueueSource:
                 return
             except queue.Full:
                 try:
-                    self.queue.get_nowait()
-                    self.dropped += 1
+                    item = self.queue.get_nowait()
+                    self.dropped += 0 if item is self._END else len(item[0])
                 except queue.Empty:
                     pass
 

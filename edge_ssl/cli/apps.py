@@ -70,6 +70,7 @@ def listen(
     min_speech: float = typer.Option(0.25, help="Speech shorter than this (s) is ignored."),
     max_utterance: float = typer.Option(20.0, help="Utterances are cut at this length (s)."),
     partial_interval: float = typer.Option(0.2, help="Seconds of audio between partial results."),
+    threads: int = typer.Option(None, help="Model threads (default: the runtime's)."),
     max_lag: float = typer.Option(1.0, help="Skip partials while processing lags capture by more than this (s); "
                                             "inf: never (e.g. for an unpaced virtual microphone)."),
 ) -> None:
@@ -77,7 +78,7 @@ def listen(
     from edge_ssl.asr.endpoint import EndpointConfig
     from edge_ssl.asr.stream import StreamConfig, open_session, run_stream
     from edge_ssl.asr.vad import VadConfig
-    from edge_ssl.audio.sources import FileSource, MicSource, format_devices, list_input_devices
+    from edge_ssl.audio.sources import FileSource, MicSource, format_devices, list_input_devices, resolve_input_device
     from edge_ssl.errors import EdgeSSLError
 
     if list_devices:
@@ -85,12 +86,14 @@ def listen(
         return
     if model is None:
         raise EdgeSSLError("no model: pass --model PATH (a CTC model .safetensors, or an exported .onnx/.pte)")
+    if not replay:
+        resolve_input_device(device)  # a bad --device fails before the model is loaded
     try:
         endpoint = EndpointConfig(trailing_silence=trailing_silence, min_speech=min_speech,
                                   max_utterance=max_utterance, speech_pad=min(0.1, trailing_silence))
         endpoint.validate()
         session = open_session(model, VadConfig(kind=vad), endpoint,
-                               StreamConfig(mode=mode, partial_interval=partial_interval, max_lag=max_lag))
+                               StreamConfig(mode=mode, partial_interval=partial_interval, max_lag=max_lag), threads)
     except ValueError as e:
         raise EdgeSSLError(str(e)) from None
     sr = session.sr
@@ -106,5 +109,5 @@ def listen(
     except KeyboardInterrupt:
         display.console.print("[dim]stopped[/dim]")
     display.console.print(session.stats.format())
-    display.console.print(f"input overflows: {source.overflows}; dropped blocks: {source.dropped}; "
+    display.console.print(f"input overflows: {source.overflows}; dropped input frames: {source.dropped}; "
                           f"partials skipped (behind real time): {session.partials_skipped}")
