@@ -1,0 +1,95 @@
+"""What an artifact says about itself: the metadata every Runner exposes and every export writes.
+
+The same keys live inside each artifact: as ExecuTorch ``constant_methods`` (one method per key, returning
+an int, a string or, for ``tokens``, a list of strings) and as ONNX ``metadata_props`` (strings; ``tokens``
+as a JSON list). ``export/README.md`` is the contract for app developers.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import MISSING, asdict, dataclass, fields
+from typing import Any
+
+from edge_ssl.errors import EdgeSSLError
+
+FORMAT_VERSION = 1
+OUTPUTS = ("logits", "features")
+
+
+@dataclass(frozen=True)
+class ArtifactMeta:
+    model_name: str                 # e.g. "distilhubert-ctc" (from the model file name)
+    model_version: str              # edge-ssl version + first 12 hex of the model file's sha256
+    output: str                     # "logits" (CTC, (1, T, V)) or "features" (encoder, (1, T, C))
+    output_dim: int                 # V (vocabulary size) or C (feature width)
+    min_samples: int                # shortest input the artifact accepts (>= 2 frames of the conv stack)
+    max_samples: int                # longest input; memory is planned for it
+    sample_rate: int = 16000        # Hz of the input waveform
+    frame_stride: int = 320         # input samples per output frame (20 ms)
+    receptive_field: int = 400      # samples seen by one output frame (25 ms)
+    normalize: str = "none"         # input scaling: "none" (raw [-1, 1] floats) or "utterance" (zero mean, unit var)
+    tokens: tuple[str, ...] = ()    # CTC vocabulary in id order (blank first); empty for an encoder
+    blank_id: int = 0               # CTC blank id
+    precision: str = "fp32"         # "fp32", "int8-static", "int8-dynamic", "int8-weight"
+    format_version: int = FORMAT_VERSION
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.tokens) if self.tokens else self.output_dim
+
+    def num_frames(self, num_samples: int) -> int:
+        """Output frames for ``num_samples`` input samples (exact for the wav2vec 2.0 conv stack)."""
+        return (num_samples - self.receptive_field) // self.frame_stride + 1
+
+    # ---- serialisation into the two artifact formats ----
+
+    def to_constant_methods(self) -> dict[str, Any]:
+        out = {k: v for k, v in asdict(self).items() if k != "tokens"}
+        out["vocab_size"] = self.vocab_size
+        if self.tokens:
+            out["tokens"] = list(self.tokens)
+        return out
+
+    def to_strings(self) -> dict[str, str]:
+        out = {k: (json.dumps(list(v)) if k == "tokens" else str(v)) for k, v in asdict(self).items()}
+        out["vocab_size"] = str(self.vocab_size)
+        return out
+
+    @classmethod
+    def from_values(cls, values: dict[str, Any], source: str) -> "ArtifactMeta":
+        """Build from constant-method values or metadata strings; names the artifact and key that is wrong."""
+        kw: dict[str, Any] = {}
+        for f in fields(cls):
+            if f.name not in values and f.default is not MISSING:
+                continue  # an optional key an older artifact may lack
+            v = values.get(f.name)
+            if v is None:
+                raise EdgeSSLError(f"{source}: artifact metadata lacks {f.name!r}; was it written by edge-ssl export?")
+            try:
+                if f.name == "tokens":
+                    v = tuple(json.loads(v) if isinstance(v, str) else v)
+                elif f.type in ("int", int):
+                    v = int(v)
+                else:
+                    v = str(v)
+            except (ValueError, TypeError) as e:
+                raise EdgeSSLError(f"{source}: artifact metadata {f.name!r} is malformed ({v!r}: {e})") from None
+            kw[f.name] = v
+        meta = cls(**kw)
+        meta.validate(source)
+        return meta
+
+    def validate(self, source: str) -> None:
+        problems = []
+        if self.output not in OUTPUTS:
+            problems.append(f"output {self.output!r} is not one of {OUTPUTS}")
+        if not 0 < self.min_samples <= self.max_samples:
+            problems.append(f"bad sample range [{self.min_samples}, {self.max_samples}]")
+        if self.normalize not in ("none", "utterance"):
+            problems.append(f"unknown normalize {self.normalize!r}")
+        if self.output == "logits" and (len(self.tokens) != self.output_dim or not 0 <= self.blank_id < self.output_dim):
+            problems.append(f"{len(self.tokens)} tokens for {self.output_dim} logits (blank {self.blank_id})")
+        if self.format_version > FORMAT_VERSION:
+            problems.append(f"format_version {self.format_version} is newer than this edge-ssl ({FORMAT_VERSION})")
+        if problems:
+            raise EdgeSSLError(f"{source}: bad artifact metadata: {'; '.join(problems)}")
