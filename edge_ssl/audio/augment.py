@@ -53,6 +53,9 @@ def sox_effects(wave: np.ndarray, sample_rate: int, effects: Sequence[str]) -> n
 def colored_noise(num_samples: int, kind: str, rng: np.random.Generator) -> np.ndarray:
     """Unit-RMS noise with a 1/f^a power spectrum: white a=0, pink a=1, brown a=2."""
     alpha = {"white": 0.0, "pink": 1.0, "brown": 2.0}[kind]
+    if alpha == 0.0:
+        noise = rng.standard_normal(num_samples)
+        return (noise / (np.sqrt(np.mean(noise ** 2)) + 1e-12)).astype(np.float32)
     spectrum = np.fft.rfft(rng.standard_normal(num_samples))
     f = np.arange(len(spectrum), dtype=np.float64)
     f[0] = 1.0
