@@ -1,0 +1,185 @@
+"""The export pipeline: load -> wrap -> torch.export -> (quantize) -> lower/save -> golden vectors -> verify.
+
+    result = export_model("student.safetensors", "out/student_int8.pte", ExportConfig(quant="static",
+                          calibration="data/synth/dev.jsonl"))
+
+Everything lands atomically: the artifact, ``tokens.txt`` beside it, and ``<artifact>.golden/``. Export is
+only reported as done once ``verify`` has passed on the golden inputs.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from edge_ssl.deploy.audio import file_items, manifest_items, test_signal
+from edge_ssl.deploy.golden import GoldenItem, write_golden
+from edge_ssl.deploy.verify import VerifyReport, verify_artifact
+from edge_ssl.deploy.wrappers import ExportWrapper, wrap
+from edge_ssl.errors import EdgeSSLError
+from edge_ssl.io import atomic_write_bytes
+
+log = logging.getLogger(__name__)
+
+FORMATS = ("pte", "onnx")
+
+
+@dataclass
+class ExportConfig:
+    quant: str = "none"                   # pte: none|static|dynamic (PT2E/XNNPACK); onnx: none|dynamic (ORT MatMul int8)
+    keep_frontend_fp32: bool = True       # leave the conv front-end on raw audio unquantized (accuracy)
+    min_seconds: float = 0.05             # shortest accepted input (>= 0.045 s: two frames)
+    max_seconds: float = 30.0             # longest accepted input; .pte memory is planned for it
+    calibration: str | None = None        # manifest of real audio for static calibration (and golden inputs)
+    num_calibration: int = 32             # utterances used to calibrate
+    golden_audio: list[str] = field(default_factory=list)  # files for golden vectors (else manifest/test signal)
+    num_golden: int = 2                   # golden utterances taken from the manifest
+    verify: bool = True                   # run verify before reporting success
+    threads: int | None = None            # runtime threads for verification
+
+
+@dataclass
+class ExportResult:
+    artifact: Path
+    precision: str
+    size_bytes: int
+    seconds: float
+    partitions: str | None                # .pte only: XNNPACK partition summary
+    reports: list[VerifyReport]
+
+    @property
+    def passed(self) -> bool:
+        return all(r.passed for r in self.reports)
+
+
+def precision_name(fmt: str, quant: str) -> str:
+    if quant == "none":
+        return "fp32"
+    if fmt == "onnx" and quant != "dynamic":
+        raise EdgeSSLError(f"ONNX supports quant 'none' or 'dynamic' (ORT MatMul int8), not {quant!r}")
+    if fmt == "pte" and quant not in ("static", "dynamic"):
+        raise EdgeSSLError(f".pte supports quant none|static|dynamic, not {quant!r}")
+    return f"int8-{quant}"
+
+
+def build_wrapper(model_path: str | Path, cfg: ExportConfig, precision: str) -> ExportWrapper:
+    from edge_ssl.runtime.eager import load_speech_model, model_artifact_meta
+
+    model, file_meta = load_speech_model(model_path)
+    meta = model_artifact_meta(model, file_meta, model_path, min_samples=round(cfg.min_seconds * 16000),
+                               max_samples=round(cfg.max_seconds * 16000), precision=precision)
+    return wrap(model, meta)
+
+
+def golden_inputs(cfg: ExportConfig, min_samples: int, max_samples: int) -> list[tuple[str, np.ndarray]]:
+    if cfg.golden_audio:
+        return [(n, w) for n, w, _ in file_items(cfg.golden_audio, max_samples)]
+    if cfg.calibration:
+        return [(n, w) for n, w, _ in manifest_items(cfg.calibration, cfg.num_golden, min_samples, max_samples)]
+    return [("test_signal", test_signal(max(min_samples, min(32000, max_samples))))]
+
+
+def export_model(model_path: str | Path, out: str | Path, cfg: ExportConfig = ExportConfig()) -> ExportResult:
+    out = Path(out)
+    fmt = out.suffix.lstrip(".").lower()
+    if fmt not in FORMATS:
+        raise EdgeSSLError(f"{out}: the output must end in .pte or .onnx")
+    if not 0 < cfg.min_seconds < cfg.max_seconds:
+        raise EdgeSSLError(f"bad length range {cfg.min_seconds}..{cfg.max_seconds} s")
+    precision = precision_name(fmt, cfg.quant)
+    t0 = time.perf_counter()
+    wrapper = build_wrapper(model_path, cfg, precision)
+    meta = wrapper.meta
+    log.info("exporting %s -> %s (%s, %d..%d samples)", model_path, out, precision, meta.min_samples, meta.max_samples)
+
+    partitions = None
+    if fmt == "pte":
+        from edge_ssl.deploy.pte import lower_to_pte
+
+        if cfg.quant == "none":
+            program = torch.export.export(wrapper, wrapper.example_inputs(), dynamic_shapes=wrapper.dynamic_shapes())
+        else:
+            from edge_ssl.deploy.quantize import quantize_pt2e
+
+            calib = []
+            if cfg.quant == "static":
+                if not cfg.calibration:
+                    raise EdgeSSLError("static int8 needs --calibration MANIFEST (real audio, a few dozen utterances)")
+                calib = [torch.from_numpy(w)[None] for _, w, _ in
+                         manifest_items(cfg.calibration, cfg.num_calibration, meta.min_samples, meta.max_samples)]
+            program = quantize_pt2e(wrapper, cfg.quant, calib, cfg.keep_frontend_fp32)
+        lowered = lower_to_pte(program, meta)
+        partitions = lowered.summary()
+        atomic_write_bytes(out, lowered.buffer)
+    else:
+        from edge_ssl.deploy.onnx_export import export_onnx
+
+        if cfg.quant == "none":
+            export_onnx(wrapper, out)
+        else:
+            from edge_ssl.deploy.quantize import quantize_onnx
+            import tempfile
+
+            with tempfile.TemporaryDirectory() as d:
+                fp32 = Path(d) / "fp32.onnx"
+                export_onnx(wrapper, fp32)
+                quantize_onnx(fp32, out, meta.to_strings())
+
+    if meta.tokens:
+        from edge_ssl.asr.tokenizer import CharTokenizer
+
+        CharTokenizer(meta.tokens).save(out.with_name("tokens.txt"))
+    write_golden_vectors(out, model_path, cfg, cfg.threads)
+    reports = verify_artifact(out, model=model_path, threads=cfg.threads) if cfg.verify else []
+    result = ExportResult(out, precision, out.stat().st_size, time.perf_counter() - t0, partitions, reports)
+    if cfg.verify and not result.passed:
+        raise EdgeSSLError(f"{out}: verification failed:\n" + "\n".join(r.format() for r in reports))
+    return result
+
+
+def write_golden_vectors(artifact: Path, model_path: str | Path, cfg: ExportConfig, threads: int | None) -> Path:
+    """Golden inputs run through the artifact in its own runtime; the output is what a device must match."""
+    from edge_ssl.deploy.verify import _decode
+    from edge_ssl.runtime import open_runner
+
+    runner = open_runner(artifact, threads=threads)
+    items = []
+    for name, wave in golden_inputs(cfg, runner.min_samples, runner.max_samples):
+        out = runner.run(wave)
+        items.append(GoldenItem(name, wave, out, _decode(out, runner)))
+    return write_golden(artifact, items, runner.meta.precision, model_path)
+
+
+def quantize_report(model_path: str | Path, out: str | Path | None, backend: str, scheme: str, cfg: ExportConfig,
+                    eval_manifest: str | None, num_eval: int = 50):
+    """Quantize for ``backend`` ("executorch" | "onnx" | "eager") and measure accuracy before and after.
+
+    executorch/onnx write a verified artifact (as ``export_model``); eager applies torchao at load time
+    (``open_runner(model, quant=...)``), so nothing is written. Returns (ExportResult | None, [Accuracy]).
+    """
+    from edge_ssl.deploy.accuracy import measure
+    from edge_ssl.runtime import open_runner
+
+    if backend == "eager":
+        quantized = open_runner(model_path, threads=cfg.threads, quant=scheme)
+        result = None
+    else:
+        if out is None:
+            raise EdgeSSLError("--out is required for an executorch/onnx quantized artifact")
+        suffix = {"executorch": ".pte", "onnx": ".onnx"}[backend]
+        if Path(out).suffix != suffix:
+            raise EdgeSSLError(f"{out}: a {backend} artifact must end in {suffix}")
+        result = export_model(model_path, out, ExportConfig(**{**cfg.__dict__, "quant": scheme}))
+        quantized = open_runner(out, threads=cfg.threads)
+    reference = open_runner(model_path, threads=cfg.threads)
+    source = eval_manifest or cfg.calibration
+    if source:
+        items = manifest_items(source, num_eval, quantized.min_samples, quantized.max_samples)
+    else:
+        items = [(n, w, None) for n, w in golden_inputs(cfg, quantized.min_samples, quantized.max_samples)]
+    label = f"{quantized.meta.precision} {backend}"
+    return result, measure({"fp32 eager": reference, label: quantized}, items)

@@ -1,0 +1,96 @@
+"""Quantization for each backend (the fast paths on this no-VNNI CPU are in shared/STACK.md pitfall 3):
+
+- ``.pte``: PT2E with the XNNPACK quantizer, "static" (int8 activations calibrated on real audio) or
+  "dynamic" (activations quantized per run). Only Linear and Conv are annotated: norms, softmax and GELU
+  stay fp32 (int8 LayerNorm arithmetic costs accuracy and buys nothing); ``keep_frontend_fp32`` also
+  leaves the conv front-end on raw audio in fp32.
+- ``.onnx``: ONNX Runtime dynamic quantization of MatMul only, QInt8 weights with ``reduce_range=True``.
+- eager: torchao configs, applied at load time (``edge_ssl.runtime.eager.apply_torchao``).
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Iterable
+
+import torch
+
+from edge_ssl.deploy.wrappers import ExportWrapper
+from edge_ssl.errors import EdgeSSLError
+
+log = logging.getLogger(__name__)
+
+PTE_SCHEMES = ("none", "static", "dynamic")
+FRONTEND = "model.encoder.feature_extractor"  # module path of the conv front-end inside a SpeechWrapper
+
+
+def _weighted_op_filter(keep_frontend_fp32: bool):
+    weighted = {torch.ops.aten.linear.default, torch.ops.aten.conv1d.default, torch.ops.aten.conv2d.default}
+
+    def keep(node: torch.fx.Node) -> bool:
+        if node.op != "call_function" or node.target not in weighted:
+            return False
+        if keep_frontend_fp32:
+            stack = node.meta.get("nn_module_stack", {})
+            if any(str(path).startswith(FRONTEND) or f".{FRONTEND}" in str(path) for path, _ in stack.values()):
+                return False
+        return True
+
+    return keep
+
+
+def quantize_pt2e(wrapper: ExportWrapper, scheme: str, calibration: Iterable[torch.Tensor] = (),
+                  keep_frontend_fp32: bool = True) -> torch.export.ExportedProgram:
+    """Export ``wrapper``, quantize it with PT2E for XNNPACK, and re-export. ``calibration``: (1, S) waves."""
+    from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (
+        XNNPACKQuantizer, get_symmetric_quantization_config)
+    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+
+    if scheme not in ("static", "dynamic"):
+        raise EdgeSSLError(f"unknown .pte quantization {scheme!r}; choose from {', '.join(PTE_SCHEMES)}")
+    example, shapes = wrapper.example_inputs(), wrapper.dynamic_shapes()
+    graph = torch.export.export(wrapper, example, dynamic_shapes=shapes).module()
+    quantizer = XNNPACKQuantizer()
+    quantizer.set_global(get_symmetric_quantization_config(is_per_channel=True, is_dynamic=scheme == "dynamic"))
+    quantizer.set_filter_function(_weighted_op_filter(keep_frontend_fp32))
+    prepared = prepare_pt2e(graph, quantizer)
+    if scheme == "static":
+        n = 0
+        with torch.no_grad():
+            for wave in calibration:
+                prepared(wave)
+                n += 1
+        if n == 0:
+            raise EdgeSSLError("static quantization needs calibration audio (--calibration MANIFEST)")
+        log.info("calibrated on %d utterances", n)
+    converted = convert_pt2e(prepared)
+    return torch.export.export(converted, example, dynamic_shapes=shapes)
+
+
+def quantize_onnx(fp32_path: str | Path, out_path: str | Path, metadata: dict[str, str]) -> None:
+    """ORT dynamic int8 on MatMul (QInt8, reduce_range) of ``fp32_path`` -> ``out_path`` (atomic)."""
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    from edge_ssl.io import atomic_path
+
+    with atomic_path(out_path) as tmp:
+        pre = tmp.with_name(tmp.name + ".pre.onnx")
+        try:
+            quant_pre_process(str(fp32_path), str(pre), skip_symbolic_shape=True)
+            quantize_dynamic(str(pre), str(tmp), op_types_to_quantize=["MatMul"], weight_type=QuantType.QInt8,
+                             reduce_range=True, per_channel=False)
+        finally:
+            pre.unlink(missing_ok=True)
+        model = onnx.load(str(tmp))
+        set_onnx_metadata(model, metadata)
+        onnx.save(model, str(tmp))
+
+
+def set_onnx_metadata(model, metadata: dict[str, str]) -> None:
+    """Replace the model's ``metadata_props`` with ``metadata`` (all values strings)."""
+    del model.metadata_props[:]
+    for k, v in sorted(metadata.items()):
+        entry = model.metadata_props.add()
+        entry.key, entry.value = k, v
