@@ -214,6 +214,9 @@ def _render_batch(args: tuple[Path, SynthConfig, list[Item]]) -> list[tuple[str,
     return results
 
 
+_SLOW_START = ("festival", "piper")  # engines whose start-up (interpreter, ONNX model) dominates a sentence
+
+
 def _batches(items: Sequence[Item], done: set[str]) -> list[list[Item]]:
     """Per-voice batches; slow-starting engines get bigger batches and go first for load balance."""
     by_voice: dict[str, list[Item]] = {}
@@ -222,10 +225,9 @@ def _batches(items: Sequence[Item], done: set[str]) -> list[list[Item]]:
             by_voice.setdefault(it.voice, []).append(it)
     batches = []
     for voice, its in by_voice.items():
-        size = 40 if Voice.parse(voice).engine in ("festival", "piper") else 16
+        size = 40 if Voice.parse(voice).engine in _SLOW_START else 16
         batches += [its[i:i + size] for i in range(0, len(its), size)]
-    slow = lambda b: Voice.parse(b[0].voice).engine in ("festival", "piper")  # noqa: E731
-    return sorted(batches, key=lambda b: (not slow(b), b[0].index))
+    return sorted(batches, key=lambda b: (Voice.parse(b[0].voice).engine not in _SLOW_START, b[0].index))
 
 
 # --- the corpus ---------------------------------------------------------------------------------------
