@@ -53,20 +53,41 @@ def evaluate(
 
 @app.command(context_settings=HELP)
 def transcribe(
-    files: list[Path] = typer.Argument(..., help="Audio files (any sample rate / channel count)."),
+    files: list[Path] = typer.Argument(..., help="Audio files or directories (any sample rate / channel count)."),
     model: Path = typer.Option("runs/ctc_tiny/model.safetensors", "--model", "-m", help="CTC model file."),
+    fmt: str = typer.Option("text", "--format", "-f", help="text (file<TAB>text), timestamps, jsonl or srt."),
+    out_dir: Path = typer.Option(None, "--out-dir", help="Write <name>.<format> per input here, not to stdout."),
+    vad: str = typer.Option("auto", help="VAD that cuts long files into segments: auto, silero or energy."),
 ) -> None:
-    """Print the transcript of each audio file (``<file>\\t<text>``). Unreadable files are reported and skipped."""
-    from edge_ssl.asr.transcribe import open_model, transcribe_file
-    from edge_ssl.errors import EdgeSSLError
+    """Transcribe files and directories, VAD-segmented (``timestamps``/``jsonl``/``srt`` show each segment).
+    Unreadable files are reported and skipped."""
+    import sys
 
+    from tqdm import tqdm
+
+    from edge_ssl.asr.transcribe import expand_audio_paths, format_segments, open_model, transcribe_segments
+    from edge_ssl.audio.io import load_audio
+    from edge_ssl.errors import EdgeSSLError
+    from edge_ssl.io import atomic_write_text
+
+    format_segments(Path(), [], fmt)  # an unknown format fails before any work
+    paths = expand_audio_paths(files)
+    if fmt == "srt" and len(paths) > 1 and out_dir is None:
+        raise EdgeSSLError("--format srt with several files needs --out-dir (one .srt per file)")
     runner = open_model(model)
     failed = 0
-    for f in files:
+    for f in tqdm(paths, desc="transcribe", unit="file", disable=None if len(paths) > 1 else True):
         try:
-            typer.echo(f"{f}\t{transcribe_file(runner, f)}")
+            text = format_segments(f, transcribe_segments(runner, load_audio(f, runner.sample_rate), vad), fmt)
         except EdgeSSLError as e:
-            typer.echo(f"error: {e}", err=True)
+            tqdm.write(f"error: {e}", file=sys.stderr)
             failed += 1
+            continue
+        if out_dir is None:
+            typer.echo(text, nl=False)
+        else:
+            ext = {"text": "txt", "timestamps": "tsv"}.get(fmt, fmt)
+            atomic_write_text(Path(out_dir) / f"{f.stem}.{ext}", text)
     if failed:
+        typer.echo(f"{failed} of {len(paths)} files failed", err=True)
         raise typer.Exit(1)
