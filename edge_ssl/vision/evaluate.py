@@ -1,0 +1,82 @@
+"""Frozen-feature evaluation: extract features for an image set, then k-NN (DINO) and a linear probe.
+
+A feature extractor is any ``embed(images (B, C, S, S) normalised) -> (B, D)``: the eager ViT, or an
+exported artifact through a Runner (``edge_ssl.vision.embed``).
+"""
+from __future__ import annotations
+
+import logging
+from typing import Callable
+
+import numpy as np
+import torch
+
+from edge_ssl.models.vit import ViT
+from edge_ssl.vision.builtin import ImageSet, load_digits
+from edge_ssl.vision.images import center_view
+from edge_ssl.vision.knn import knn_accuracy
+from edge_ssl.vision.probe import linear_probe
+
+log = logging.getLogger(__name__)
+
+EmbedFn = Callable[[torch.Tensor], torch.Tensor]
+
+
+def vit_embed_fn(vit: ViT) -> EmbedFn:
+    vit = vit.eval()
+
+    @torch.no_grad()
+    def embed(x: torch.Tensor) -> torch.Tensor:
+        return vit.features(x)  # (B, D)
+    return embed
+
+
+def extract_features(embed: EmbedFn, images: ImageSet, size: int, batch_size: int = 256) -> torch.Tensor:
+    """Centre views of every image at ``size`` px -> features (N, D)."""
+    feats = []
+    for start in range(0, len(images), batch_size):
+        batch = torch.stack([center_view(a, size) for a in images.images[start:start + batch_size]])
+        feats.append(embed(batch).float())  # (b, D)
+    return torch.cat(feats)
+
+
+def evaluate_features(train_feats: torch.Tensor, train_labels: list[int], test_feats: torch.Tensor,
+                      test_labels: list[int], probe: bool = True, k: int = 20, temperature: float = 0.07
+                      ) -> dict[str, float]:
+    """k-NN top-1/top-5 (and the linear-probe accuracy) of labeled features; unlabeled (-1) items are left out."""
+    tr = torch.tensor(train_labels)
+    te = torch.tensor(test_labels)
+    keep_tr, keep_te = tr >= 0, te >= 0
+    scores = knn_accuracy(train_feats[keep_tr], tr[keep_tr], test_feats[keep_te], te[keep_te], k, temperature)
+    if probe:
+        scores["linear_probe"] = linear_probe(train_feats[keep_tr].numpy(), tr[keep_tr].numpy(),
+                                              test_feats[keep_te].numpy(), te[keep_te].numpy())
+    return scores
+
+
+def evaluate_digits(encoder: ViT | EmbedFn, channels: int = 3, probe: bool = True) -> dict[str, float]:
+    """Features of the digits train split (4000) and the held-out split (1000) -> k-NN (and probe) scores."""
+    embed = vit_embed_fn(encoder) if isinstance(encoder, ViT) else encoder
+    size = encoder.cfg.image_size if isinstance(encoder, ViT) else None
+    if size is None:
+        raise ValueError("pass a ViT, or use evaluate_features with your own extractor")
+    train, test = load_digits("train", channels), load_digits("test", channels)
+    tr, te = extract_features(embed, train, size), extract_features(embed, test, size)
+    return evaluate_features(tr, train.labels, te, test.labels, probe=probe)
+
+
+def split_labeled(images: ImageSet, test_share: float = 0.2, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Deterministic stratified split of the labeled items -> (train indices, test indices)."""
+    rng = np.random.default_rng(seed)
+    labels = np.asarray(images.labels)
+    train_idx, test_idx = [], []
+    for c in sorted(set(labels[labels >= 0].tolist())):
+        idx = rng.permutation(np.flatnonzero(labels == c))
+        n_test = int(round(len(idx) * test_share))
+        if len(idx) >= 2:
+            n_test = min(max(n_test, 1), len(idx) - 1)
+        else:
+            n_test = 0
+        test_idx += idx[:n_test].tolist()
+        train_idx += idx[n_test:].tolist()
+    return np.array(sorted(train_idx), dtype=np.int64), np.array(sorted(test_idx), dtype=np.int64)
