@@ -1,0 +1,56 @@
+"""Tiny end-to-end run: teacher file -> distill (CLI) -> student file + report -> finetune from the student."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from edge_ssl.data.manifest import Utterance, write_manifest
+from edge_ssl.models.speech_encoder import SpeechEncoder, tiny
+from edge_ssl.models.store import read_model_meta, save_model
+
+pytestmark = pytest.mark.e2e
+
+
+def cli(*args):
+    return subprocess.run([sys.executable, "-m", "edge_ssl", *map(str, args)], capture_output=True, text=True)
+
+
+def test_distill_then_finetune_the_student(tmp_path):
+    rng = np.random.default_rng(0)
+    utts = []
+    for i in range(6):
+        n = 16000 + 2000 * i
+        sf.write(tmp_path / f"u{i}.wav", (0.1 * rng.normal(size=n)).astype(np.float32), 16000)
+        utts.append(Utterance(f"u{i}", tmp_path / f"u{i}.wav", n, "some words"))
+    write_manifest(utts, tmp_path / "m.jsonl")
+    teacher_cfg = tiny(num_layers=4)
+    save_model(SpeechEncoder(teacher_cfg), tmp_path / "teacher.safetensors", "speech_encoder", teacher_cfg)
+
+    out = tmp_path / "student"
+    r = cli("distill", "-c", "distill/tiny", f"out_dir={out}", f"teacher={tmp_path / 'teacher.safetensors'}",
+            f"data.train_manifest={tmp_path / 'm.jsonl'}", f"data.valid_manifest={tmp_path / 'm.jsonl'}",
+            "data.max_batch_samples=60000", "train.max_steps=4", "train.log_every=2", "report_utterances=2")
+    assert r.returncode == 0, r.stderr[-3000:]
+    meta = read_model_meta(out / "model.safetensors")
+    assert meta["kind"] == "speech_encoder" and meta["config"]["num_layers"] == 2
+    report = json.loads((out / "report.json").read_text())
+    assert report["student"]["params_m"] < report["teacher"]["params_m"]
+    assert report["student"]["gflops_per_s"] < report["teacher"]["gflops_per_s"]
+    assert set(report["similarity"]) == {"layer2", "layer3", "layer4"}
+    assert all(-1 <= s["cosine"] <= 1 for s in report["similarity"].values())
+    assert [json.loads(x)["step"] for x in (out / "metrics.jsonl").read_text().splitlines()] == [2, 4]
+
+    r = cli("finetune", "-c", "ctc/tiny", f"out_dir={tmp_path / 'ctc'}", f"model.init_from={out / 'model.safetensors'}",
+            f"data.train_manifest={tmp_path / 'm.jsonl'}", "data.valid_manifest=", "data.max_batch_samples=60000",
+            "train.max_steps=2", "model.freeze_encoder_steps=1")
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert read_model_meta(tmp_path / "ctc" / "model.safetensors")["kind"] == "ctc"
+
+
+def test_mismatched_teacher_names_tensors(tmp_path):
+    save_model(SpeechEncoder(tiny(num_layers=3)), tmp_path / "t.safetensors", "speech_encoder", tiny(num_layers=4))
+    r = cli("distill", "-c", "distill/tiny", f"out_dir={tmp_path / 'o'}", f"teacher={tmp_path / 't.safetensors'}")
+    assert r.returncode == 2 and "encoder.layers.3" in r.stderr
