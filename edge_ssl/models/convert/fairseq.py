@@ -29,8 +29,8 @@ DEFAULTS = dict(
     encoder_attention_heads=12, activation_fn="gelu", layer_type="transformer", layer_norm_first=False,
     conv_pos=128, conv_pos_groups=16, pos_conv_depth=1, dropout=0.1, attention_dropout=0.1,
     activation_dropout=0.0, dropout_input=0.0, encoder_layerdrop=0.0)
-FAMILIES = {"wav2vec2": "wav2vec2", "hubert": "hubert", "data2vec_audio": "data2vec_audio"}
-CTC_ARCHS = ("wav2vec_ctc", "hubert_ctc", "data2vec_audio_ctc")
+FAMILIES = ("wav2vec2", "hubert", "data2vec_audio")  # fairseq model names (cfg.model._name / args.arch)
+CTC_ARCHS = ("wav2vec_ctc", "hubert_ctc")  # fine-tunes; the pretrained model's config is in w2v_args
 
 RULES = [
     (r"feature_extractor\.conv_layers\.(\d+)\.0\.(weight|bias)", r"feature_extractor.conv_layers.\1.conv.\2"),
@@ -137,7 +137,10 @@ def model_configs(ckpt: dict, source: str) -> tuple[dict, str, dict | None]:
             raise EdgeSSLError(f"{source}: cannot read the nested w2v_args model config")
         name_key = "_name" if "_name" in m else "arch"
     name = str(m.get(name_key) or m.get("_name") or m.get("arch") or "")
-    family = next((f for key, f in FAMILIES.items() if name.startswith(key)), None)
+    if name in CTC_ARCHS:
+        raise EdgeSSLError(f"{source}: a {name} fine-tune without its pretraining config (w2v_args is empty; "
+                           f"fairseq would read it from w2v_path={m.get('w2v_path')!r})")
+    family = next((f for f in FAMILIES if name.startswith(f)), None)
     if family is None:
         raise EdgeSSLError(f"{source}: model {name!r} is not supported (expected wav2vec2, hubert or data2vec_audio)")
     return m, family, finetune
@@ -154,7 +157,7 @@ def read_dictionary(ckpt: dict, dict_path: Path | None, pt_path: Path) -> list[s
         raise EdgeSSLError(f"{pt_path}: a fine-tuned CTC checkpoint needs its letter dictionary; pass --dict "
                            f"dict.ltr.txt (not found: {path})")
     symbols = ["<s>", "<pad>", "</s>", "<unk>"]  # fairseq Dictionary's specials, in its order
-    for n, line in enumerate(path.read_text().splitlines(), 1):
+    for line in path.read_text().splitlines():
         if not line.strip() or line.startswith("#fairseq:"):
             continue
         symbols.append(line.rsplit(" ", 1)[0] if " " in line.strip() else line.strip())
@@ -169,11 +172,11 @@ def import_fairseq(path: str | Path, dict_path: str | Path | None = None, encode
         raise EdgeSSLError(f"{source}: no 'model' state dict; is it a fairseq checkpoint?")
     m, family, finetune = model_configs(ckpt, source)
     overrides = None
-    if finetune is not None:  # fairseq applies the fine-tuning dropouts to the pretrained encoder
-        keys = {"dropout": "dropout", "attention_dropout": "attention_dropout",
-                "activation_dropout": "activation_dropout", "dropout_input": "dropout_input",
-                "encoder_layerdrop": "layerdrop"}
-        overrides = {k: finetune[f] for k, f in keys.items() if finetune.get(f) is not None}
+    if finetune is not None:  # fairseq overrides the pretrained encoder's dropouts with the fine-tuning ones
+        names = {"dropout": "dropout", "attention_dropout": "attention_dropout",  # pretraining: fine-tuning name
+                 "activation_dropout": "activation_dropout", "dropout_input": "dropout_input",
+                 "encoder_layerdrop": "layerdrop"}
+        overrides = {k: finetune[f] for k, f in names.items() if finetune.get(f) is not None}
     enc = encoder_config(m, family, source, overrides)
     weights = {k: v for k, v in ckpt["model"].items() if isinstance(v, torch.Tensor)}
     proj = {k: weights.pop(k) for k in ("w2v_encoder.proj.weight", "w2v_encoder.proj.bias") if k in weights}

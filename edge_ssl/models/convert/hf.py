@@ -174,10 +174,6 @@ def import_hf(folder: str | Path, encoder_only: bool = False) -> ImportedTeacher
     cfg = read_config(folder)
     family, prefix, _ = FAMILIES[cfg["model_type"]]
     arch = (cfg.get("architectures") or [""])[0]
-    is_ctc = arch.endswith("ForCTC")
-    if not encoder_only and not is_ctc and arch and not arch.endswith(_ENCODER_ARCHS):
-        raise EdgeSSLError(f"{folder}: architecture {arch} is not supported (its head is not a CTC layer); "
-                           "use --encoder-only to import just the encoder")
     enc = encoder_config(cfg, source)
     weights = read_weights(folder)
     # Base-model weights carry the prefix when saved from a model with a head (ForCTC, ForPreTraining).
@@ -186,11 +182,12 @@ def import_hf(folder: str | Path, encoder_only: bool = False) -> ImportedTeacher
         heads = {k: v for k, v in weights.items() if not k.startswith(prefix)}
     else:
         base, heads = weights, {}
-    others = sorted(k for k in heads if not k.startswith("lm_head.") and not any(re.fullmatch(p, k) for p in IGNORE))
-    if others and not encoder_only:
-        raise EdgeSSLError(f"{folder}: weights outside the encoder and CTC head: {', '.join(others[:6])}; "
-                           "use --encoder-only to import just the encoder")
-    is_ctc = is_ctc or (not arch and "lm_head.weight" in heads)
+    is_ctc = arch.endswith("ForCTC") or (not arch and "lm_head.weight" in heads)
+    if not encoder_only:
+        unsupported = sorted(k for k in heads if not k.startswith("lm_head.") and not any(re.fullmatch(p, k) for p in IGNORE))
+        if (arch and not is_ctc and not arch.endswith(_ENCODER_ARCHS)) or unsupported:
+            raise EdgeSSLError(f"{folder}: {arch or 'the model'} has a head that is not a CTC layer "
+                               f"({', '.join(unsupported[:4]) or arch}); use --encoder-only to import just the encoder")
     state = rename(base, RULES, IGNORE, source)
     if "mask_emb" not in state:  # only saved when the config enables SpecAugment; inference never uses it
         state["mask_emb"] = torch.empty(enc.embed_dim).uniform_()

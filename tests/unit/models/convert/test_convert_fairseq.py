@@ -145,3 +145,10 @@ def test_not_a_checkpoint(tmp_path):
     torch.save({"model": {}}, bad)
     with pytest.raises(EdgeSSLError, match="neither 'cfg' nor 'args'"):
         import_teacher(bad)
+
+
+def test_fine_tune_without_pretraining_config(tmp_path):
+    torch.save({"cfg": {"model": {"_name": "wav2vec_ctc", "w2v_path": "/data/wav2vec_small.pt", "w2v_args": None}},
+                "model": {}}, tmp_path / "ft.pt")
+    with pytest.raises(EdgeSSLError, match="w2v_path='/data/wav2vec_small.pt'"):
+        import_teacher(tmp_path / "ft.pt")
