@@ -79,19 +79,34 @@ class _QueueSource:
             return np.ascontiguousarray(x)
         return self.resampler.resample_chunk(np.ascontiguousarray(x), last=last)
 
+    def _take(self) -> tuple[list, bool]:
+        """The next block, plus any already waiting behind it (up to ~1 s): a consumer that fell behind
+        catches up in bigger chunks instead of paying per-chunk overhead on each small block."""
+        items, ended = [self.queue.get()], False
+        while items[-1] is not self._END and sum(len(b) for b, _ in items) < self.in_rate:
+            try:
+                items.append(self.queue.get_nowait())
+            except queue.Empty:
+                break
+        if items[-1] is self._END:
+            items.pop()
+            ended = True
+        return items, ended
+
     def __iter__(self) -> Iterator[Chunk]:
         while True:
-            item = self.queue.get()
-            if item is self._END:
+            items, ended = self._take()
+            if items:
+                out = self._convert(np.concatenate([b for b, _ in items]))
+                arrived = items[-1][1]  # when the chunk's last sample came in
+                if len(out):
+                    yield Chunk(out, time.monotonic() if arrived is None else arrived)
+            if ended:
                 if self.resampler is not None:
                     tail = self._convert(np.zeros(0, np.float32), last=True)
                     if len(tail):
                         yield Chunk(tail, time.monotonic())
                 return
-            block, arrived = item
-            out = self._convert(block)
-            if len(out):
-                yield Chunk(out, time.monotonic() if arrived is None else arrived)
 
 
 class FileSource(_QueueSource):
@@ -109,35 +124,44 @@ class FileSource(_QueueSource):
         from edge_ssl.audio.io import audio_info
 
         audio_info(path)  # the same checks and messages as every other reader
-        path = Path(path)
-        try:
-            data, rate = sf.read(str(path), dtype="float32", always_2d=True)  # (S, C)
-        except (sf.LibsndfileError, RuntimeError) as e:
-            raise EdgeSSLError(f"{path}: corrupt audio data ({e})") from None
-        super().__init__(rate, sample_rate, max_queue_seconds, block)
-        self.path, self.data, self.speed = path, data, speed
+        self.path = Path(path)
+        info = sf.info(str(self.path))
+        super().__init__(info.samplerate, sample_rate, max_queue_seconds, block)
+        self.frames, self.speed = info.frames, speed
         self.thread = threading.Thread(target=self._replay, name="file-replay", daemon=True)
         self.stopped = threading.Event()
+        self.error: Exception | None = None
 
     @property
     def duration(self) -> float:
-        return len(self.data) / self.in_rate
+        return self.frames / self.in_rate
 
     def _replay(self) -> None:
-        t0 = time.monotonic()
-        for i in range(0, len(self.data), self.block):
-            if self.stopped.is_set():
-                break
-            block = self.data[i:i + self.block]
-            if self.speed > 0:
-                due = t0 + (i + len(block)) / (self.in_rate * self.speed)
-                time.sleep(max(due - time.monotonic(), 0.0))
-                self._push(block, time.monotonic())
-            else:
-                self.queue.put((block, None))  # unpaced: the block "arrives" when the consumer takes it
-                self.captured += len(block)
+        """Reads the file block by block (memory stays flat however long it is) and releases each on time."""
+        import soundfile as sf
+
+        t0, pos = time.monotonic(), 0
+        try:
+            with sf.SoundFile(str(self.path)) as f:
+                for block in f.blocks(self.block, dtype="float32", always_2d=True):  # (n, C)
+                    if self.stopped.is_set():
+                        return
+                    pos += len(block)
+                    if self.speed > 0:
+                        time.sleep(max(t0 + pos / (self.in_rate * self.speed) - time.monotonic(), 0.0))
+                        self._push(block, time.monotonic())
+                    else:
+                        self.queue.put((block, None))  # unpaced: the block "arrives" when the consumer takes it
+                        self.captured += len(block)
+        except (sf.LibsndfileError, RuntimeError) as e:
+            self.error = EdgeSSLError(f"{self.path}: corrupt audio data ({e})")
         if not self.stopped.is_set():
             self.queue.put(self._END)  # after every block: the replay never drops at the end
+
+    def __iter__(self) -> Iterator[Chunk]:
+        yield from super().__iter__()
+        if self.error is not None:
+            raise self.error
 
     def __enter__(self) -> "FileSource":
         self.thread.start()

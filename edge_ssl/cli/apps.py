@@ -13,10 +13,10 @@ class LiveDisplay:
     as their own ``..`` lines so nothing relies on cursor movement.
     """
 
-    def __init__(self, sample_rate: int):
+    def __init__(self, sample_rate: int, console=None):
         from rich.console import Console
 
-        self.console = Console(highlight=False)
+        self.console = console or Console(highlight=False)
         self.sr = sample_rate
         self.live = None
         self.last_partial = ""
