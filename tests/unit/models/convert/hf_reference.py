@@ -4,9 +4,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import torch
 
-transformers = __import__("pytest").importorskip("transformers")
+transformers = pytest.importorskip("transformers")  # the reference implementation (dev extra)
 
 TOL = 1e-4
 # Narrow and shallow for speed, but the standard strides and kernels (downsample 320, receptive field 400).
