@@ -135,6 +135,7 @@ def load_checkpoint(path: str | Path) -> Any:
             f"{path}: refusing to load: the pickle references {', '.join(unknown)}, which is not on the "
             "allow-list of a fairseq checkpoint (nothing from the file was run)")
     stand_ins = [(_stand_in(n), n) for n in sorted(names) if _allowed(n)]
+    log.debug("%s: unpickling with stand-ins for %s", path, ", ".join(n for _, n in stand_ins))
     try:
         with torch.serialization.safe_globals(stand_ins):
             return torch.load(path, map_location="cpu", weights_only=True)
