@@ -1,0 +1,61 @@
+"""Collect the low-label runs into a table (markdown + JSON) and a CER plot.
+
+    python recipes/configs/lowlabel/table.py runs/lowlabel   -> runs/lowlabel/{table.md,table.json,cer.png}
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from edge_ssl.io import atomic_path, atomic_write_text
+from edge_ssl.models.store import load_model
+from edge_ssl.recipes.distill import encoder_cost
+
+ARMS = [("scratch", "(2) same architecture from scratch, 10% labels"),
+        ("teacher_ft", "(1) HuBERT-pretrained teacher, fine-tuned on 10%"),
+        ("student_ft", "(3) distilled student, fine-tuned on 10%")]
+
+
+def main(root: Path) -> None:
+    rows = []
+    for arm, label in ARMS:
+        summary = root / arm / "valid" / "summary.json"
+        if not summary.is_file():
+            print(f"missing {summary}: arm not run", file=sys.stderr)
+            continue
+        s = json.loads(summary.read_text())
+        model, _ = load_model(root / arm / "model.safetensors")
+        steps = [json.loads(x)["step"] for x in (root / arm / "metrics.jsonl").read_text().splitlines()][-1]
+        rows.append({"arm": arm, "label": label, "cer": s["cer"], "wer": s["wer"], "utterances": s["num_utterances"],
+                     "ctc_updates": steps, **encoder_cost(model.encoder)})
+    by = {r["arm"]: r for r in rows}
+    derived = {}
+    if "scratch" in by and "teacher_ft" in by:
+        derived["pretraining_cer_reduction_rel"] = round(1 - by["teacher_ft"]["cer"] / by["scratch"]["cer"], 4)
+    if "teacher_ft" in by and "student_ft" in by:
+        derived["student_over_teacher_cer"] = round(by["student_ft"]["cer"] / by["teacher_ft"]["cer"], 4)
+    lines = ["| arm | CER | WER | CTC updates | params (M) | GFLOP/s audio |", "|---|---|---|---|---|---|"]
+    lines += [f"| {r['label']} | {r['cer']:.2%} | {r['wer']:.2%} | {r['ctc_updates']} | {r['params_m']} | "
+              f"{r['gflops_per_s']} |" for r in rows]
+    lines += [f"\n{k}: {v}" for k, v in derived.items()]
+    atomic_write_text(root / "table.md", "\n".join(lines) + "\n")
+    atomic_write_text(root / "table.json", json.dumps({"rows": rows, **derived}, indent=2) + "\n")
+    print("\n".join(lines))
+
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    ax.bar([r["arm"] for r in rows], [100 * r["cer"] for r in rows], color=["#999", "#37c", "#3a7"][:len(rows)])
+    ax.set_ylabel("CER on held-out voices (%)")
+    ax.set_title("10% labels: scratch vs pretrained vs distilled")
+    for i, r in enumerate(rows):
+        ax.text(i, 100 * r["cer"], f"{r['cer']:.1%}", ha="center", va="bottom")
+    fig.tight_layout()
+    with atomic_path(root / "cer.png") as tmp:
+        fig.savefig(tmp, format="png", dpi=100)
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1] if len(sys.argv) > 1 else "runs/lowlabel"))
