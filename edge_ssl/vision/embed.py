@@ -1,0 +1,208 @@
+"""The image-feature demo behind ``edge-ssl embed`` and ``apps/image_features.py``.
+
+Embed a folder of images (or the held-out digits) with an encoder -- a model file (``.safetensors``) or an
+exported artifact (``.pte``/``.onnx``) -- then: nearest-neighbour retrieval grids, k-NN accuracy (DINO:
+k=20, T=0.07) and a linear probe on the labels, a 2-D map of the features, and MAE reconstructions.
+``baseline="random"`` scores the same architecture randomly initialised in the same run, for one table.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from edge_ssl.errors import EdgeSSLError
+from edge_ssl.io import atomic_write_text
+from edge_ssl.models.mae import MaskedAutoencoder
+from edge_ssl.models.vit import ViT, ViTConfig
+from edge_ssl.vision.builtin import ImageSet, load_digits
+from edge_ssl.vision.evaluate import EmbedFn, evaluate_features, extract_features, split_labeled, vit_embed_fn
+from edge_ssl.vision.images import center_view, denormalize, load_image
+from edge_ssl.vision.knn import nearest
+from edge_ssl.vision.patches import patchify, unpatchify
+from edge_ssl.vision import plots
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Encoder:
+    """An image encoder however it is stored: ``embed`` maps normalised (B, C, S, S) to (B, D)."""
+    embed: EmbedFn
+    image_size: int
+    channels: int
+    config: ViTConfig | None = None       # known for model files (needed for a random baseline)
+    mae: MaskedAutoencoder | None = None  # present for MAE files: reconstructions
+
+
+def artifact_embedder(path: Path) -> Callable[[torch.Tensor], torch.Tensor]:
+    """An exported encoder (batch 1) as a batched embed function. (``edge_ssl.runtime.open_runner`` serves
+    speech artifacts, wave -> logits; image artifacts go through the small runner in vision/export.py.)"""
+    from edge_ssl.vision.export import open_artifact
+
+    runner = open_artifact(path)
+
+    def embed(x: torch.Tensor) -> torch.Tensor:  # (B, C, S, S) -> (B, D), one image at a time
+        return torch.cat([runner(x[i:i + 1]).reshape(1, -1) for i in range(x.shape[0])])
+    return embed
+
+
+def open_encoder(path: str | Path) -> Encoder:
+    path = Path(path)
+    if not path.is_file():
+        raise EdgeSSLError(f"model not found: {path}")
+    if path.suffix in (".pte", ".onnx"):
+        from edge_ssl.vision.export import read_sidecar
+
+        meta = read_sidecar(path)
+        return Encoder(artifact_embedder(path), int(meta["image_size"]), int(meta["in_chans"]))
+    from edge_ssl.vision.model_io import load_vision_model
+
+    vit, mae, _ = load_vision_model(path)
+    return Encoder(vit_embed_fn(vit), vit.cfg.image_size, vit.cfg.in_chans, vit.cfg, mae)
+
+
+def random_encoder(cfg: ViTConfig, seed: int = 0) -> Encoder:
+    torch.manual_seed(seed)
+    return Encoder(vit_embed_fn(ViT(cfg)), cfg.image_size, cfg.in_chans, cfg)
+
+
+def display(arr: np.ndarray) -> np.ndarray:
+    """uint8 (H, W, C) -> float [0, 1] for plotting."""
+    return arr.astype(np.float32) / 255.0
+
+
+@torch.no_grad()
+def reconstructions(mae: MaskedAutoencoder, images: list[np.ndarray], seed: int = 0
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(original, removed-pixel mask, reconstruction) as (N, H, W, C) arrays in [0, 1] for the picture.
+
+    With norm_pix_loss the model predicts normalised patches; they are shown with each patch's true mean
+    and std (the usual way to look at such a model: the shape is predicted, the brightness is borrowed)."""
+    cfg = mae.cfg.encoder
+    x = torch.stack([center_view(a, cfg.image_size) for a in images])  # (N, C, S, S)
+    torch.manual_seed(seed)
+    _, pred, mask = mae.reconstruct(x)  # pred (N, L, P), mask (N, L) 1 = removed
+    target = patchify(x, cfg.patch_size)
+    if mae.cfg.norm_pix_loss:
+        mean, var = target.mean(-1, keepdim=True), target.var(-1, keepdim=True)
+        pred = pred * (var + 1e-6) ** 0.5 + mean
+    recon = unpatchify(pred, cfg.patch_size, cfg.in_chans)
+    pix_mask = unpatchify(mask[..., None].expand(-1, -1, target.shape[-1]), cfg.patch_size, cfg.in_chans)
+    to_np = lambda t: denormalize(t).permute(0, 2, 3, 1).numpy()  # noqa: E731
+    return to_np(x), pix_mask[:, :1].permute(0, 2, 3, 1).numpy() > 0.5, to_np(recon)
+
+
+def _retrieval(enc: Encoder, gallery: ImageSet, gallery_feats: torch.Tensor, queries: list[np.ndarray],
+               query_titles: list[str], query_labels: list[int], k: int, path: Path) -> None:
+    q = torch.stack([center_view(a, enc.image_size) for a in queries])
+    sims, idx = nearest(gallery_feats, enc.embed(q).float(), k)
+    cls = gallery.classes
+    name = lambda lab: (cls[lab] if 0 <= lab < len(cls) and cls[lab] else str(lab)) if lab >= 0 else "?"  # noqa: E731
+    neighbours = [[display(gallery.images[j]) for j in row.tolist()] for row in idx]
+    titles = [[f"{name(gallery.labels[j])} {s:.2f}" for j, s in zip(row.tolist(), srow.tolist())]
+              for row, srow in zip(idx, sims)]
+    correct = [[(gallery.labels[j] == ql) if ql >= 0 else None for j in row.tolist()]
+               for row, ql in zip(idx, query_labels)]
+    plots.retrieval_grid([display(a) for a in queries], query_titles, neighbours, titles, path, correct)
+
+
+def _load_queries(paths: list[str], channels: int) -> tuple[list[np.ndarray], list[str]]:
+    images, titles = [], []
+    for p in paths:
+        images.append(load_image(p, channels))  # a bad query is the user's explicit input: an error
+        titles.append(Path(p).name[:14])
+    return images, titles
+
+
+def run_embed(model: str | Path, out_dir: str | Path, images: str | Path | None = None,
+              queries: list[str] = (), k: int = 8, baseline: str | None = None, projection: str = "pca",
+              probe: bool = True, num_queries: int = 6, seed: int = 0) -> dict:
+    """The demo. Returns the results (also ``out_dir/results.json`` and ``out_dir/table.md``)."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    enc = open_encoder(model)
+    problems: list[str] = []
+    if images is None:  # the builtin digits: gallery = training split, evaluation on the held-out split
+        gallery, test = load_digits("train", enc.channels), load_digits("test", enc.channels)
+        source = "builtin digits (train 4000 / held-out 1000)"
+    else:
+        from edge_ssl.vision.folder import load_image_folder
+
+        allimg, problems = load_image_folder(images, enc.channels, max_side=2 * enc.image_size)
+        tr, te = split_labeled(allimg, 0.2, seed)
+        unlabeled = [i for i, lab in enumerate(allimg.labels) if lab < 0]
+        pick = lambda ix: ImageSet([allimg.images[i] for i in ix], [allimg.labels[i] for i in ix],  # noqa: E731
+                                   [allimg.names[i] for i in ix], allimg.classes)
+        gallery = allimg if len(te) == 0 else pick(sorted(tr.tolist() + unlabeled))
+        test = pick(te.tolist())
+        source = f"{images} ({len(allimg)} images, {len(allimg.classes)} classes, {len(problems)} unreadable)"
+    log.info("embedding %s", source)
+
+    encoders = {"model": enc}
+    if baseline == "random":
+        if enc.config is None:
+            raise EdgeSSLError("--baseline random needs a model file (.safetensors), not an exported artifact")
+        encoders["random init"] = random_encoder(enc.config, seed)
+    elif baseline:
+        raise EdgeSSLError(f"unknown baseline {baseline!r} (only 'random')")
+
+    results: dict = {"model": str(model), "data": source, "unreadable": problems, "scores": {}}
+    for name, e in encoders.items():
+        g = extract_features(e.embed, gallery, e.image_size)
+        t = extract_features(e.embed, test, e.image_size) if len(test) else None
+        if t is not None and len(set(gallery.labels) - {-1}) >= 2:
+            results["scores"][name] = evaluate_features(g, gallery.labels, t, test.labels, probe=probe)
+        if name != "model":
+            continue
+        # pictures for the model under test
+        if queries:
+            q_imgs, q_titles = _load_queries(list(queries), enc.channels)
+            q_labels = [-1] * len(q_imgs)
+        else:
+            src = test if len(test) else gallery
+            pick = _one_per_class(src, num_queries, seed)
+            q_imgs = [src.images[i] for i in pick]
+            q_labels = [src.labels[i] for i in pick]
+            q_titles = [f"query {src.classes[lab] if 0 <= lab < len(src.classes) else '?'}" for lab in q_labels]
+        _retrieval(e, gallery, g, q_imgs, q_titles, q_labels, k, out / "retrieval.png")
+        shown = test if len(test) else gallery
+        feats = t if t is not None else g
+        plots.projection_plot(feats, shown.labels, shown.classes, out / f"{projection}.png", projection,
+                              title=f"{projection.upper()} of {Path(str(model)).name} features")
+        if e.mae is not None:
+            src = test if len(test) else gallery
+            orig, mask, recon = reconstructions(e.mae, [src.images[i] for i in _one_per_class(src, 8, seed)], seed)
+            plots.reconstruction_grid(orig, mask, recon, out / "reconstructions.png")
+    atomic_write_text(out / "results.json", json.dumps(results, indent=2) + "\n")
+    atomic_write_text(out / "table.md", score_table(results["scores"]))
+    return results
+
+
+def _one_per_class(images: ImageSet, n: int, seed: int) -> list[int]:
+    """Up to ``n`` item indices, cycling over classes so the pictures show variety (deterministic)."""
+    rng = np.random.default_rng(seed)
+    labels = np.asarray(images.labels)
+    by_class = [rng.permutation(np.flatnonzero(labels == c)).tolist() for c in sorted(set(labels.tolist()))]
+    out: list[int] = []
+    while len(out) < min(n, len(labels)):
+        for idx in by_class:
+            if idx and len(out) < n:
+                out.append(idx.pop())
+    return out
+
+
+def score_table(scores: dict[str, dict[str, float]]) -> str:
+    """A markdown table: encoder | k-NN top-1 | k-NN top-5 | linear probe."""
+    if not scores:
+        return "no labeled held-out images: nothing to score\n"
+    lines = ["| encoder | k-NN top-1 (k=20, T=0.07) | k-NN top-5 | linear probe |", "|---|---|---|---|"]
+    fmt = lambda v: f"{100 * v:.1f}%" if v is not None else "-"  # noqa: E731
+    for name, s in scores.items():
+        lines.append(f"| {name} | {fmt(s.get('knn_top1'))} | {fmt(s.get('knn_top5'))} | {fmt(s.get('linear_probe'))} |")
+    return "\n".join(lines) + "\n"
