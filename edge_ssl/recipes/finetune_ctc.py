@@ -220,8 +220,8 @@ def train(cfg: Config, info: DistInfo) -> Path:
         log.info("saved %s", out / "model.safetensors")
         if cfg.data.valid_manifest:
             from edge_ssl.asr.evaluate import evaluate_manifest
-            from edge_ssl.asr.transcribe import EagerCTCRunner
-            s = evaluate_manifest(EagerCTCRunner(model, tok.tokens), cfg.data.valid_manifest, out / "valid",
+            from edge_ssl.asr.transcribe import open_model
+            s = evaluate_manifest(open_model(out / "model.safetensors"), cfg.data.valid_manifest, out / "valid",
                                   progress=False)
             log.info("valid %s: CER %.4f WER %.4f (%d utterances)", cfg.data.valid_manifest, s.cer, s.wer,
                      s.num_utterances)
