@@ -22,19 +22,21 @@ log = logging.getLogger(__name__)
 
 PTE_SCHEMES = ("none", "static", "dynamic")
 FRONTEND = "model.encoder.feature_extractor"  # module path of the conv front-end inside a SpeechWrapper
+# The positional conv and the projection feeding it stay fp32: XNNPACK carries the projection's int8 output
+# through the pad into the grouped conv and then refuses the conv ("Weight and Input should both be
+# quantized", executorch 1.5.1). They are ~10% of the DistilHuBERT-shape FLOPs.
+ALWAYS_FP32 = ("model.encoder.encoder.pos_conv", "model.encoder.feature_projection")
 
 
 def _weighted_op_filter(keep_frontend_fp32: bool):
     weighted = {torch.ops.aten.linear.default, torch.ops.aten.conv1d.default, torch.ops.aten.conv2d.default}
+    fp32 = ALWAYS_FP32 + ((FRONTEND,) if keep_frontend_fp32 else ())
 
     def keep(node: torch.fx.Node) -> bool:
         if node.op != "call_function" or node.target not in weighted:
             return False
-        if keep_frontend_fp32:
-            stack = node.meta.get("nn_module_stack", {})
-            if any(str(path).startswith(FRONTEND) or f".{FRONTEND}" in str(path) for path, _ in stack.values()):
-                return False
-        return True
+        paths = [str(path) for path, _ in node.meta.get("nn_module_stack", {}).values()]
+        return not any(p.startswith(prefix) for p in paths for prefix in fp32)
 
     return keep
 
