@@ -10,8 +10,8 @@ Two ways to decode the growing segment:
   model never sees the whole utterance at once (accuracy is measured in ``bench/latency.py``).
 
 The recognizer is anything with ``sample_rate``, ``min_samples``, ``max_samples``, ``hop``,
-``receptive_field``, ``logits(wave (S,)) -> (T, V)`` and ``text(logits) -> str``: the eager CTC model
-here, or an exported artifact's runner (``edge_ssl.runtime.open_runner``) when that module is present.
+``receptive_field``, ``logits(wave (S,)) -> (T, V)`` and ``text(logits) -> str``; ``open_recognizer``
+wraps the ``edge_ssl.runtime`` Runner of any artifact (eager .safetensors, .onnx, .pte).
 
 Latency of a final, per utterance: ``hangover`` (audio that had to arrive after the end of speech before
 the endpoint could be decided: the trailing-silence rule plus window/chunk granularity), ``queue`` (time the
@@ -50,38 +50,6 @@ class Recognizer(Protocol):
     def text(self, logits: np.ndarray) -> str: ...
 
 
-class EagerRecognizer:
-    """A ``ctc`` model file (.safetensors) run by PyTorch, decoded greedily with its own vocabulary."""
-
-    def __init__(self, path: str | Path):
-        import torch
-
-        from edge_ssl.asr.tokenizer import CharTokenizer
-        from edge_ssl.models.store import load_model
-
-        self.torch = torch
-        model, meta = load_model(path)
-        if meta.get("kind") != "ctc":
-            raise EdgeSSLError(f"{path}: a {meta.get('kind')!r} model cannot transcribe; pass a CTC model")
-        self.model = model
-        self.tokenizer = CharTokenizer(tuple(meta["vocab"]))
-        self.sample_rate = int(meta.get("sample_rate", 16000))
-        self.hop = model.downsample_rate
-        self.receptive_field = model.encoder.receptive_field
-        self.min_samples = self.receptive_field
-        self.max_samples = None
-
-    def logits(self, wave: np.ndarray) -> np.ndarray:
-        with self.torch.inference_mode():
-            out, _ = self.model(self.torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32))[None])
-        return out[0].numpy()  # (T, V)
-
-    def text(self, logits: np.ndarray) -> str:
-        from edge_ssl.asr.ctc_decode import greedy_ids
-
-        return self.tokenizer.decode(greedy_ids(logits, self.tokenizer.blank_id))
-
-
 class RunnerRecognizer:
     """Adapts an ``edge_ssl.runtime`` Runner (eager / ONNX / ExecuTorch artifact) to ``Recognizer``."""
 
@@ -94,7 +62,7 @@ class RunnerRecognizer:
         self.min_samples = int(getattr(runner, "min_samples", 400) or 400)
         self.max_samples = getattr(runner, "max_samples", None)
         self.hop = int(getattr(runner, "frame_stride", 320))
-        self.receptive_field = int(getattr(runner, "receptive_field", 400))
+        self.receptive_field = int(getattr(getattr(runner, "meta", None), "receptive_field", 400))
         self.tokens = list(runner.tokens)
         self.blank_id = int(getattr(runner, "blank_id", 0))
 
@@ -108,27 +76,14 @@ class RunnerRecognizer:
 
 
 def open_recognizer(path: str | Path, threads: int | None = None) -> Recognizer:
-    """A model artifact -> a recognizer: via ``edge_ssl.runtime.open_runner`` when available, else eager.
+    """A model artifact (.safetensors / .onnx / .pte) -> a recognizer over its ``edge_ssl.runtime`` Runner.
 
     ``threads``: intra-op threads for the model (None: the runtime's default). On 2 busy cores one thread
     can be several times faster than two contending ones.
     """
-    path = Path(path)
-    if not path.exists():
-        raise EdgeSSLError(f"model not found: {path}")
-    try:
-        from edge_ssl.runtime import open_runner
-    except ImportError:
-        open_runner = None
-    if open_runner is not None:
-        return RunnerRecognizer(open_runner(path, threads=threads))
-    if path.suffix != ".safetensors":
-        raise EdgeSSLError(f"{path}: only .safetensors CTC models can be run here (no edge_ssl.runtime)")
-    if threads:
-        import torch
+    from edge_ssl.runtime import open_runner
 
-        torch.set_num_threads(threads)
-    return EagerRecognizer(path)
+    return RunnerRecognizer(open_runner(path, threads=threads))
 
 
 def recognizer_logits(rec: Recognizer, wave: np.ndarray) -> np.ndarray:

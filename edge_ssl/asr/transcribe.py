@@ -49,3 +49,49 @@ def transcribe_file(runner: CTCRunner, path: str | Path) -> str:
     from edge_ssl.audio.io import load_audio
 
     return transcribe_wave(runner, load_audio(path, sample_rate=runner.sample_rate))
+
+
+# ---- long files: VAD segments with timestamps (the segmenter ``listen`` uses), JSONL / SRT output ----
+
+def transcribe_segments(runner: CTCRunner, wave: np.ndarray, vad: str = "auto") -> list[dict]:
+    """wave (S,) at ``runner.sample_rate`` -> [{"start": s, "end": s, "text": str}] per VAD segment."""
+    from edge_ssl.asr.segment import segment_wave
+    from edge_ssl.asr.stream import RunnerRecognizer, transcribe_wave as transcribe_segment
+    from edge_ssl.asr.vad import open_detector
+
+    rec, sr = RunnerRecognizer(runner), runner.sample_rate  # pads short / splits over-long segments
+    return [{"start": round(s.start / sr, 3), "end": round(s.end / sr, 3),
+             "text": transcribe_segment(rec, wave[s.start:s.end])}
+            for s in segment_wave(wave, open_detector(vad), sample_rate=sr)]
+
+
+def expand_audio_paths(paths: Sequence[str | Path]) -> list[Path]:
+    """Files as given; directories -> their audio files (recursively, sorted). Missing paths are kept to be reported."""
+    from edge_ssl.audio.io import AUDIO_SUFFIXES
+
+    out: list[Path] = []
+    for p in map(Path, paths):
+        out += sorted(f for f in p.rglob("*") if f.suffix.lower() in AUDIO_SUFFIXES and f.is_file()) \
+            if p.is_dir() else [p]
+    return out
+
+
+def _srt_time(t: float) -> str:
+    ms = round(t * 1000)
+    return f"{ms // 3600000:02d}:{ms // 60000 % 60:02d}:{ms // 1000 % 60:02d},{ms % 1000:03d}"
+
+
+def format_segments(path: Path, segments: list[dict], fmt: str) -> str:
+    """One file's segments as ``text`` (``file<TAB>text``), ``timestamps``, ``jsonl`` or ``srt``."""
+    import json
+
+    if fmt == "text":
+        return f"{path}\t{' '.join(s['text'] for s in segments if s['text'])}\n"
+    if fmt == "timestamps":
+        return "".join(f"{path}\t{s['start']:.2f}\t{s['end']:.2f}\t{s['text']}\n" for s in segments)
+    if fmt == "jsonl":
+        return "".join(json.dumps({"file": str(path), **s}) + "\n" for s in segments)
+    if fmt == "srt":
+        return "".join(f"{i}\n{_srt_time(s['start'])} --> {_srt_time(s['end'])}\n{s['text']}\n\n"
+                       for i, s in enumerate(segments, 1))
+    raise EdgeSSLError(f"unknown output format {fmt!r}; choose text, timestamps, jsonl or srt")

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from edge_ssl.asr.segment import Segmenter, build_dialogue, segment_wave
-from edge_ssl.asr.stream import (ChunkedDecoder, EagerRecognizer, Final, Partial, StreamConfig, StreamingSession,
+from edge_ssl.asr.stream import (ChunkedDecoder, Final, Partial, StreamConfig, StreamingSession, open_recognizer,
                                  recognizer_logits, transcribe_wave)
 from edge_ssl.asr.tokenizer import CharTokenizer
 from edge_ssl.asr.vad import SileroVad
@@ -24,7 +24,7 @@ def make_model(path, **overrides):
     torch.manual_seed(0)
     tok, cfg = CharTokenizer(), tiny(**overrides)
     save_model(CTCModel(cfg, tok.vocab_size), path, "ctc", cfg, vocab=list(tok.tokens))
-    return EagerRecognizer(path)
+    return open_recognizer(path)
 
 
 @pytest.fixture(scope="module", autouse=True)
