@@ -62,6 +62,9 @@ class DistillModule(nn.Module):
         super().__init__()
         self.teacher, self.distiller, self.cos_weight = teacher, distiller, cos_weight
         self.layers = list(distiller.cfg.target_layers)
+        # Nothing is masked while distilling: mask_emb keeps its (teacher's) value for fine-tuning, and an
+        # unused trainable tensor would stall DDP's gradient reduction.
+        distiller.student.mask_emb.requires_grad_(False)
 
     def train(self, mode: bool = True) -> "DistillModule":
         super().train(mode)

@@ -91,6 +91,8 @@ class CTCFinetuner(nn.Module):
         self.model, self.targets, self.cfg, self.seed = model, targets, cfg, seed  # targets[dataset index] = ids
         if cfg.freeze_feature_extractor:
             model.encoder.feature_extractor.requires_grad_(False)
+        if cfg.masking.mask_prob <= 0:  # mask_emb unused: keep it out of the optimiser (and DDP's reduction)
+            model.encoder.mask_emb.requires_grad_(False)
         # Saved with the model so a resumed run knows whether the encoder is still frozen.
         self.register_buffer("num_updates", torch.zeros((), dtype=torch.long))
 
