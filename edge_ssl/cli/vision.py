@@ -63,3 +63,16 @@ def export_vit_cmd(
     r = export_vit(vit, out)
     parts = f", {r.partitions} XNNPACK partition(s)" if r.partitions is not None else ""
     typer.echo(f"wrote {r.path} ({r.size_bytes / 1e6:.2f} MB{parts}); max |artifact - eager| = {r.max_abs_diff:.2e}")
+
+
+@app.command("bench-vit", context_settings=HELP)
+def bench_vit_cmd(
+    model: Path = typer.Argument(..., help="Vision model file (.safetensors): the eager baseline."),
+    artifacts: list[Path] = typer.Argument(None, help="Its exported .pte / .onnx files."),
+    runs: int = typer.Option(50, help="Timed runs per runtime (after warm-up)."),
+    threads: int = typer.Option(2, help="Threads for every runtime."),
+) -> None:
+    """Size and per-image latency of a ViT encoder: eager vs .pte vs .onnx, each in its own process."""
+    from edge_ssl.vision.bench import bench_vit, format_rows
+
+    typer.echo(format_rows(bench_vit(model, [str(a) for a in artifacts or []], runs, threads)), nl=False)
