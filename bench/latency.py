@@ -79,6 +79,7 @@ def run_mode(model: Path, wav: Path, mode: str, args) -> dict:
     return {"mode": mode, "latency": session.stats.summary(), "utterances": len(finals),
             "cpu_per_audio_s": cpu / source.duration, "wall_s": wall, "audio_s": source.duration,
             "partials_skipped": session.partials_skipped, "dropped_frames": source.dropped,
+            "finals_ready_at_endpoint": session.early_hits,
             "segments": [(f.segment.start, f.segment.end) for f in finals], "texts": [f.text for f in finals]}
 
 
@@ -122,6 +123,7 @@ def main() -> None:
         lat = r["latency"]
         print(f"\n{r['mode']}: {r['utterances']} finals, CPU {r['cpu_per_audio_s']:.3f} s per audio s, "
               f"partials skipped {r['partials_skipped']}, dropped frames {r['dropped_frames']}, "
+              f"finals decoded before their endpoint {r['finals_ready_at_endpoint']}, "
               f"CER vs offline {r['cer_vs_offline']:.3f}" +
               (f", CER/WER vs spoken {r['cer_vs_spoken']:.3f}/{r['wer_vs_spoken']:.3f}" if "cer_vs_spoken" in r else ""))
         for k in ("total", "hangover", "queue", "decode", "display"):

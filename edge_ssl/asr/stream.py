@@ -14,8 +14,9 @@ The recognizer is anything with ``sample_rate``, ``min_samples``, ``max_samples`
 wraps the ``edge_ssl.runtime`` Runner of any artifact (eager .safetensors, .onnx, .pte).
 
 Latency of a final, per utterance: ``hangover`` (audio that had to arrive after the end of speech before
-the endpoint could be decided: the trailing-silence rule plus window/chunk granularity), ``queue`` (time the
-chunk waited before processing), ``decode`` and ``display``.
+the endpoint could be decided: the trailing-silence rule plus the VAD window), ``queue`` (from the capture
+of that decision point to processing: the rest of its chunk plus the time the chunk waited), ``decode`` and
+``display``.
 """
 from __future__ import annotations
 
@@ -171,8 +172,8 @@ class ChunkedDecoder:
 
 @dataclass
 class Latency:
-    hangover: float       # s of audio after the end of speech needed to decide the endpoint
-    queue: float          # s the deciding chunk waited between capture and processing
+    hangover: float       # s of audio after the end of speech needed to decide the endpoint (rule + VAD window)
+    queue: float          # s from the decision point's capture to processing (rest of its chunk + waiting)
     decode: float         # s to compute the final text
     display: float = 0.0  # s to show it (filled in by the app)
 
@@ -262,6 +263,9 @@ class StreamingSession:
         self.chunked_start: int | None = None
         self.stats = LatencyStats()
         self.partials_skipped = 0  # partial decodes skipped because processing was behind real time
+        self.early_key: tuple[int, int] | None = None  # (start, end) of the segment decoded in trailing silence
+        self.early_text = ""
+        self.early_hits = 0        # finals that were ready when their endpoint came
 
     @property
     def total(self) -> int:
@@ -282,7 +286,9 @@ class StreamingSession:
         if start is not None:
             if self.cfg.mode == "chunked":
                 self._chunked_for(start).advance(self.buf.get(start, self.total))
-            if self.total >= self.next_partial:
+            if not self.seg.speaking:
+                events += self._speculate(start)
+            elif self.total >= self.next_partial:
                 self.next_partial = self.total + self.interval
                 if time.monotonic() - arrived > self.cfg.max_lag:
                     self.partials_skipped += 1  # behind: partials are best-effort, finals are not
@@ -296,6 +302,16 @@ class StreamingSession:
         out = [self._final(seg, 0.0) for seg in self.seg.flush() if seg.final]
         self._reset_decoder()
         return out
+
+    def _speculate(self, start: int) -> list[Partial]:
+        """In trailing silence the final segment is already known unless speech resumes: decode it now, so
+        that at the endpoint the final text is only looked up (redecode mode; the decode moves off the
+        critical path into the hangover). Shown as a partial; no other partials run during silence."""
+        end = self.seg.endpointer.last_speech + self.pad  # where the endpointer will end this segment
+        if self.cfg.mode != "redecode" or end > self.total or self.early_key == (start, end):
+            return []
+        self.early_key, self.early_text = (start, end), transcribe_wave(self.rec, self.buf.get(start, end))
+        return [Partial(self.early_text, start)]
 
     def _chunked_for(self, start: int) -> ChunkedDecoder:
         if self.chunked is None or self.chunked_start != start:
@@ -316,10 +332,14 @@ class StreamingSession:
         wave = self.buf.get(seg.start, seg.end)
         if self.cfg.mode == "chunked":
             text = self.rec.text(self._chunked_for(seg.start).finish(wave))
+        elif self.early_key == (seg.start, seg.end):
+            text, self.early_hits = self.early_text, self.early_hits + 1
         else:
             text = transcribe_wave(self.rec, wave)
-        lat = Latency(hangover=(self.total - seg.speech_end) / self.sr, queue=max(queued, 0.0),
-                      decode=time.monotonic() - t0)
+        # detected_at <= total: the endpoint's window may lie inside the chunk, so the rest of the chunk
+        # (captured after the decision point, before processing) is waiting time, not hangover
+        lat = Latency(hangover=(seg.detected_at - seg.speech_end) / self.sr,
+                      queue=(self.total - seg.detected_at) / self.sr + max(queued, 0.0), decode=time.monotonic() - t0)
         self.stats.items.append(lat)
         return Final(text, seg, lat)
 
