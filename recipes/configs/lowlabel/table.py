@@ -13,7 +13,7 @@ from edge_ssl.models.store import load_model
 from edge_ssl.recipes.distill import encoder_cost
 
 ARMS = [("scratch", "(2) same architecture from scratch, 10% labels"),
-        ("teacher_ft", "(1) HuBERT-pretrained teacher, fine-tuned on 10%"),
+        ("teacher_ft", "(1) wav2vec 2.0-pretrained teacher, fine-tuned on 10%"),
         ("student_ft", "(3) distilled student, fine-tuned on 10%")]
 
 
