@@ -176,6 +176,7 @@ class Latency:
     queue: float          # s from the decision point's capture to processing (rest of its chunk + waiting)
     decode: float         # s to compute the final text
     display: float = 0.0  # s to show it (filled in by the app)
+    decode_cpu: float = 0.0  # CPU s of this thread in decode: what decode costs without contention (1 thread)
 
     @property
     def total(self) -> float:
@@ -231,7 +232,7 @@ class LatencyStats:
         if not self.items:
             return {}
         out = {}
-        for name in ("total", "hangover", "queue", "decode", "display"):
+        for name in ("total", "hangover", "queue", "decode", "display", "decode_cpu"):
             v = np.array([getattr(x, name) for x in self.items])
             out[name] = {"p50": float(np.percentile(v, 50)), "p90": float(np.percentile(v, 90))}
         return out
@@ -328,7 +329,7 @@ class StreamingSession:
         return transcribe_wave(self.rec, wave) if len(wave) >= self.rec.min_samples else ""
 
     def _final(self, seg: Segment, queued: float) -> Final:
-        t0 = time.monotonic()
+        t0, c0 = time.monotonic(), time.thread_time()
         wave = self.buf.get(seg.start, seg.end)
         if self.cfg.mode == "chunked":
             text = self.rec.text(self._chunked_for(seg.start).finish(wave))
@@ -339,7 +340,8 @@ class StreamingSession:
         # detected_at <= total: the endpoint's window may lie inside the chunk, so the rest of the chunk
         # (captured after the decision point, before processing) is waiting time, not hangover
         lat = Latency(hangover=(seg.detected_at - seg.speech_end) / self.sr,
-                      queue=(self.total - seg.detected_at) / self.sr + max(queued, 0.0), decode=time.monotonic() - t0)
+                      queue=(self.total - seg.detected_at) / self.sr + max(queued, 0.0), decode=time.monotonic() - t0,
+                      decode_cpu=time.thread_time() - c0)
         self.stats.items.append(lat)
         return Final(text, seg, lat)
 
