@@ -28,8 +28,10 @@ from typing import Literal, Protocol
 
 import numpy as np
 
+from edge_ssl.asr.ctc_decode import greedy_ids
 from edge_ssl.asr.endpoint import EndpointConfig, Segment
 from edge_ssl.asr.segment import Segmenter
+from edge_ssl.asr.tokenizer import CharTokenizer
 from edge_ssl.asr.vad import WINDOW, VadConfig, open_detector
 from edge_ssl.errors import EdgeSSLError
 
@@ -55,25 +57,16 @@ class RunnerRecognizer:
     """Adapts an ``edge_ssl.runtime`` Runner (eager / ONNX / ExecuTorch artifact) to ``Recognizer``."""
 
     def __init__(self, runner):
-        from edge_ssl.asr.ctc_decode import greedy_ids
-
         self.runner = runner
-        self._greedy = greedy_ids
-        self.sample_rate = int(runner.sample_rate)
-        self.min_samples = int(getattr(runner, "min_samples", 400) or 400)
-        self.max_samples = getattr(runner, "max_samples", None)
-        self.hop = int(getattr(runner, "frame_stride", 320))
-        self.receptive_field = int(getattr(getattr(runner, "meta", None), "receptive_field", 400))
-        self.tokens = list(runner.tokens)
-        self.blank_id = int(getattr(runner, "blank_id", 0))
+        self.sample_rate, self.min_samples, self.max_samples = runner.sample_rate, runner.min_samples, runner.max_samples
+        self.hop, self.receptive_field = runner.frame_stride, runner.meta.receptive_field
+        self.tokenizer, self.blank_id = CharTokenizer(tuple(runner.tokens)), runner.blank_id
 
     def logits(self, wave: np.ndarray) -> np.ndarray:
-        return np.asarray(self.runner.run(np.ascontiguousarray(wave, dtype=np.float32)))
+        return self.runner.run(np.ascontiguousarray(wave, dtype=np.float32))  # (T, V)
 
     def text(self, logits: np.ndarray) -> str:
-        from edge_ssl.asr.tokenizer import CharTokenizer
-
-        return CharTokenizer(tuple(self.tokens)).decode(self._greedy(logits, self.blank_id))
+        return self.tokenizer.decode(greedy_ids(logits, self.blank_id))
 
 
 def open_recognizer(path: str | Path, threads: int | None = None) -> Recognizer:
@@ -103,7 +96,7 @@ def transcribe_wave(rec: Recognizer, wave: np.ndarray) -> str:
     return rec.text(recognizer_logits(rec, wave))
 
 
-# ---- chunked encoder ----
+# ---- configuration; the chunked encoder ----
 
 @dataclass
 class StreamConfig:
