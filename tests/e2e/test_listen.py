@@ -111,3 +111,16 @@ def test_listen_errors_are_clear(setup):
     out = subprocess.run([*EDGE_SSL, "listen", "--model", str(Path(model).with_name("nope.safetensors")),
                           "--replay", "x.wav"], capture_output=True, text=True, env=env, timeout=120)
     assert out.returncode == 2 and "nope.safetensors" in out.stderr
+
+
+def test_listen_replays_a_file_with_the_chunked_encoder(setup):
+    model, _, wav, spans = setup
+    out = subprocess.run([*EDGE_SSL, "listen", "--model", str(model), "--replay", str(wav), "--speed", "0",
+                          "--mode", "chunked", "--vad", "energy"], capture_output=True, text=True,
+                         env={**os.environ, "COLUMNS": "400"}, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert f"replaying {wav} at 0x; energy VAD, chunked decoding" in out.stdout
+    finals = re.findall(r"^\[\s*([\d.]+) -\s*([\d.]+)\] (\S+)  \(\d+ ms\)$", out.stdout, re.M)
+    assert len(finals) == len(spans)
+    for (a, b, _), (s0, s1) in zip(finals, spans):
+        assert float(a) <= s0 / 16000 + 0.1 and float(b) >= s1 / 16000 - 0.15
