@@ -99,28 +99,42 @@ def test_listen_command_on_the_virtual_microphone(setup):
     assert "input overflows: 0; dropped input frames: 0" in out.stdout
 
 
-def test_listen_errors_are_clear(setup):
+def in_process(*args):
+    """The CLI in this process (no interpreter start-up): for checks that need no exit status."""
+    from typer.testing import CliRunner
+
+    from edge_ssl.cli import app
+
+    return CliRunner().invoke(app, [str(a) for a in args], env={"COLUMNS": "400"})
+
+
+def test_listen_errors_are_clear(setup, monkeypatch):
     model, home, _, _ = setup
-    env = {**os.environ, "HOME": str(home)}
     out = subprocess.run([*EDGE_SSL, "listen", "--model", str(model), "--device", "99"], capture_output=True,
-                         text=True, env=env, timeout=120)
+                         text=True, env={**os.environ, "HOME": str(home)}, timeout=120)
     assert out.returncode == 2
     assert "--device '99' is not an input device" in out.stderr and "default (ALSA" in out.stderr
-    out = subprocess.run([*EDGE_SSL, "listen", "--list-devices"], capture_output=True, text=True, env=env, timeout=120)
-    assert out.returncode == 0 and re.search(r"\*\s+\d+ default \(ALSA, \d+ in, 48000 Hz\)", out.stdout)
-    out = subprocess.run([*EDGE_SSL, "listen", "--model", str(Path(model).with_name("nope.safetensors")),
-                          "--replay", "x.wav"], capture_output=True, text=True, env=env, timeout=120)
-    assert out.returncode == 2 and "nope.safetensors" in out.stderr
+    sd = import_sounddevice()
+    monkeypatch.setenv("HOME", str(home))
+    sd._terminate()
+    sd._initialize()
+    try:
+        r = in_process("listen", "--list-devices")
+    finally:
+        monkeypatch.undo()
+        sd._terminate()
+        sd._initialize()
+    assert r.exit_code == 0 and re.search(r"\*\s+\d+ default \(ALSA, \d+ in, 48000 Hz\)", r.output)
+    r = in_process("listen", "--model", Path(model).with_name("nope.safetensors"), "--replay", "x.wav")
+    assert "nope.safetensors" in str(r.exception)
 
 
 def test_listen_replays_a_file_with_the_chunked_encoder(setup):
     model, _, wav, spans = setup
-    out = subprocess.run([*EDGE_SSL, "listen", "--model", str(model), "--replay", str(wav), "--speed", "0",
-                          "--mode", "chunked", "--vad", "energy"], capture_output=True, text=True,
-                         env={**os.environ, "COLUMNS": "400"}, timeout=300)
-    assert out.returncode == 0, out.stderr
-    assert f"replaying {wav} at 0x; energy VAD, chunked decoding" in out.stdout
-    finals = re.findall(r"^\[\s*([\d.]+) -\s*([\d.]+)\] (\S+)  \(\d+ ms\)$", out.stdout, re.M)
+    r = in_process("listen", "--model", model, "--replay", wav, "--speed", "0", "--mode", "chunked", "--vad", "energy")
+    assert r.exit_code == 0, r.output
+    assert f"replaying {wav} at 0x; energy VAD, chunked decoding" in r.output
+    finals = re.findall(r"^\[\s*([\d.]+) -\s*([\d.]+)\] (\S+)  \(\d+ ms\)$", r.output, re.M)
     assert len(finals) == len(spans)
     for (a, b, _), (s0, s1) in zip(finals, spans):
         assert float(a) <= s0 / 16000 + 0.1 and float(b) >= s1 / 16000 - 0.15

@@ -27,6 +27,14 @@ def cli(*args):
                           timeout=300)
 
 
+def in_process(*args):
+    from typer.testing import CliRunner
+
+    from edge_ssl.cli import app
+
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
 def test_transcribe_directory_of_mixed_files(tmp_path):
     torch.manual_seed(0)
     tok, cfg = CharTokenizer(), tiny()
@@ -56,10 +64,11 @@ def test_transcribe_directory_of_mixed_files(tmp_path):
         for row, (s0, s1) in zip(rows_, spans):
             assert row["start"] <= s0 / 16000 + 0.1 and row["end"] >= s1 / 16000 - 0.15 and row["text"]
 
-    r = cli("transcribe", d / "a.wav", d / "c.wav", "--model", model, "--format", "srt", "--out-dir", tmp_path / "srt")
-    assert r.returncode == 0, r.stderr
+    r = in_process("transcribe", d / "a.wav", d / "c.wav", "--model", model, "--format", "srt",
+                   "--out-dir", tmp_path / "srt")
+    assert r.exit_code == 0, r.output
     srt = (tmp_path / "srt" / "a.srt").read_text().split("\n\n")
     assert srt[0].splitlines()[0] == "1" and " --> " in srt[0].splitlines()[1] and len([b for b in srt if b]) == 3
 
-    r = cli("transcribe", d / "a.wav", "--model", model)  # default: one `file<TAB>text` line per file
-    assert r.returncode == 0 and r.stdout.count("\n") == 1 and r.stdout.startswith(f"{d / 'a.wav'}\t")
+    r = in_process("transcribe", d / "a.wav", "--model", model)  # default: one `file<TAB>text` line per file
+    assert r.exit_code == 0 and r.stdout.count("\n") == 1 and r.stdout.startswith(f"{d / 'a.wav'}\t")
