@@ -103,6 +103,22 @@ def test_bad_device_lists_the_available_ones(virtual_mic):
     assert resolve_input_device("nullpcm")["name"] == "nullpcm"
 
 
+def test_no_input_device_is_a_clear_error(tmp_path, monkeypatch):
+    sd = import_sounddevice()
+    monkeypatch.setenv("HOME", str(tmp_path))  # no .asoundrc, and this machine has no sound card
+    sd._terminate()
+    sd._initialize()
+    try:
+        if list_input_devices():
+            pytest.skip("this machine has a real input device")
+        with pytest.raises(EdgeSSLError, match="no audio input device found"):
+            MicSource(None, 16000)
+    finally:
+        monkeypatch.undo()
+        sd._terminate()
+        sd._initialize()
+
+
 def test_missing_portaudio_gives_an_install_hint(monkeypatch):
     class NoPortAudio:
         def find_spec(self, name, path=None, target=None):
