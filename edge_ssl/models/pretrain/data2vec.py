@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from edge_ssl.errors import EdgeSSLError
 from edge_ssl.models.pretrain.common import MaskConfig, MaskedPretrainer, normalize_wave
 from edge_ssl.models.speech_encoder import EncoderConfig
 from edge_ssl.objectives import data2vec as obj
@@ -37,7 +38,7 @@ class Data2VecPretrainer(MaskedPretrainer):
     def __init__(self, encoder: EncoderConfig, objective: Data2VecObjective, seed: int = 0):
         super().__init__(encoder, objective.mask, objective.feature_grad_mult, seed)
         if objective.top_k > encoder.num_layers:
-            raise ValueError(f"top_k ({objective.top_k}) exceeds the encoder's {encoder.num_layers} layers")
+            raise EdgeSSLError(f"objective.top_k ({objective.top_k}) exceeds encoder.num_layers ({encoder.num_layers})")
         self.obj = objective
         self.final_proj = nn.Linear(encoder.embed_dim, encoder.embed_dim)
         self.teacher = copy.deepcopy(self.encoder.encoder)   # starts as the student's transformer

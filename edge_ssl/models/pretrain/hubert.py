@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from edge_ssl.errors import EdgeSSLError
 from edge_ssl.models.pretrain.common import MaskConfig, MaskedPretrainer
 from edge_ssl.models.speech_encoder import EncoderConfig
 from edge_ssl.objectives import hubert as obj
@@ -48,7 +49,8 @@ class HubertPretrainer(MaskedPretrainer):
         if fe.pad_mask is not None:
             real &= ~fe.pad_mask
         if bool((targets[real] >= o.num_classes).any()):
-            raise ValueError(f"a label >= num_classes ({o.num_classes}): labels and config disagree")
+            raise EdgeSSLError(f"a label >= objective.num_classes ({o.num_classes}): the label file was made "
+                               f"with more clusters than the config says")
         logits = obj.cluster_logits(self.final_proj(hidden[-1][real]), self.label_embs, o.logit_temp)  # (N, C)
         loss, parts = obj.masked_prediction_loss(logits, targets[real], mask[real],
                                                  o.pred_masked_weight, o.pred_nomask_weight)

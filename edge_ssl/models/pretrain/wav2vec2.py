@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from edge_ssl.errors import EdgeSSLError
 from edge_ssl.models.pretrain.common import GUMBEL_STREAM, NEGATIVES_STREAM, MaskConfig, MaskedPretrainer
 from edge_ssl.models.quantizer import GumbelQuantizer, gumbel_temperature
 from edge_ssl.models.speech_encoder import EncoderConfig
@@ -55,7 +56,8 @@ class Wav2Vec2Pretrainer(MaskedPretrainer):
         hidden, _ = self.contextualise(self.project(fe.normed), mask, fe.pad_mask)
         counts = mask.sum(dim=1).tolist()                                        # masked frames per utterance
         if min(counts) < 2:
-            raise ValueError("an utterance has fewer than 2 masked frames: raise min_masks or min_sample_size")
+            raise EdgeSSLError("an utterance has fewer than 2 masked frames, so no distractor can be drawn: "
+                               "raise objective.mask.min_masks or data.min_sample_size")
 
         context = self.final_proj(hidden[-1][mask])                             # (N, final_dim), utterance-major
         targets_in = self.dropout_features(fe.normed[mask])                      # (N, C_conv)
