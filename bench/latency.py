@@ -10,6 +10,7 @@ skipped partials, and accuracy: CER of the finals against offline transcription 
     .venv/bin/python bench/latency.py                       # random-weight DistilHuBERT-shaped student
     .venv/bin/python bench/latency.py --model student_int8.onnx --threads 1 --speed 1
     .venv/bin/python bench/latency.py --trailing-silence 0.2 --json out.json
+    .venv/bin/python bench/latency.py --join 4 --utterances 6     # ~10 s utterances: where chunked pays off
 
 Timings on a shared 2-core machine are noisy: compare the modes' ratios within one run.
 """
@@ -100,6 +101,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", type=Path, help="CTC artifact (.safetensors/.onnx/.pte); default: random student")
     ap.add_argument("--utterances", type=int, default=12)
+    ap.add_argument("--join", type=int, default=1, help="sentences spoken as one utterance (long utterances)")
     ap.add_argument("--voice", default="espeak-ng:en-us")
     ap.add_argument("--speed", type=float, default=1.0, help="replay pace (1 = real time)")
     ap.add_argument("--threads", type=int, default=1)
@@ -117,7 +119,8 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="bench_latency_"))
     model = args.model or student_model(tmp)
-    texts = [SENTENCES[i % len(SENTENCES)] for i in range(args.utterances)]
+    texts = [", ".join(SENTENCES[(i * args.join + j) % len(SENTENCES)] for j in range(args.join))
+             for i in range(args.utterances)]
     gaps = [0.6 + 0.1 * (i % 7) for i in range(len(texts) + 1)]  # 0.6-1.2 s of silence between utterances
     wave, _ = build_dialogue(texts, gaps, voice=args.voice)
     wav = tmp / "dialogue.wav"
