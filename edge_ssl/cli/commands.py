@@ -6,4 +6,5 @@ from edge_ssl.cli import targets  # noqa: F401
 from edge_ssl.cli import apps  # noqa: F401
 from edge_ssl.cli import imports  # noqa: F401
 from edge_ssl.cli import deploy  # noqa: F401
+from edge_ssl.cli import demo  # noqa: F401
 from edge_ssl.cli import vision  # noqa: F401

@@ -1,0 +1,281 @@
+"""``edge-ssl demo``: the whole mission on the embedded offline default, as resumable stages.
+
+corpus -> HuBERT iteration 1 (MFCC k-means) -> iteration 2 (layer k-means) -> data2vec teacher -> distil a
+student -> CTC fine-tune -> export + quantize (.pte, .onnx; verified) -> transcribe held-out voices with
+each artifact -> MAE on digits -> image features -> one summary table and ``report.md``.
+
+Every stage calls the same library function as its CLI command, with the recipe's tiny config and
+overrides that put its outputs under ``root``. Scales multiply the training steps and corpus size.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from edge_ssl.pipeline import Context, Stage, run_stages
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Scale:
+    utterances: int        # synthetic corpus size (all splits)
+    steps: float           # multiplier on every tiny recipe's max_steps
+    mae_steps: float       # multiplier for the vision recipe
+
+
+SCALES = {
+    "tiny": Scale(utterances=2000, steps=1.0, mae_steps=1.0),   # the 20-minute default on 2 cores
+    "small": Scale(utterances=6000, steps=4.0, mae_steps=3.0),
+    "full": Scale(utterances=20000, steps=20.0, mae_steps=10.0),
+}
+
+
+def _steps(ctx: Context, config: str, mult: float) -> list[str]:
+    """``train.max_steps`` override: the tiny config's value times the scale."""
+    import yaml
+
+    from edge_ssl.recipes.common import resolve_config_path
+
+    data = yaml.safe_load(resolve_config_path(config).read_text())
+    base = data["train"]["max_steps"]
+    return [f"train.max_steps={max(1, round(base * mult))}"]
+
+
+def _recipe(module: str, config: str, overrides: list[str]) -> Path:
+    import importlib
+
+    from edge_ssl.recipes.common import run_recipe
+
+    recipe = importlib.import_module(f"edge_ssl.recipes.{module}")
+    return Path(run_recipe(recipe.Config, recipe.train, config, overrides))
+
+
+def _metrics(out_dir: Path) -> dict:
+    rows = [json.loads(x) for x in (out_dir / "metrics.jsonl").read_text().splitlines() if x.strip()]
+    return {"first_loss": rows[0]["loss"], "last_loss": rows[-1]["loss"], "steps": rows[-1]["step"]}
+
+
+# ---- speech stages ----
+
+def corpus(ctx: Context) -> dict:
+    from edge_ssl.data.synth import SynthConfig, build_synth_corpus
+
+    out = ctx.path("data", "synth")
+    build_synth_corpus(out, SynthConfig(num_utterances=ctx.options["scale"].utterances))
+    stats = json.loads((out / "corpus.json").read_text())
+    return {"train_path": str(out / "train.jsonl"), "valid_path": str(out / "valid.jsonl"),
+            "test_path": str(out / "test.jsonl"), "stats": stats}
+
+
+def _targets(ctx: Context, name: str, clusters: int, features: str = "mfcc", layer: int = 0) -> dict:
+    from edge_ssl.targets.dump import TargetsConfig, build_targets
+
+    c = ctx.results["corpus"]
+    out = ctx.path(name)
+    cfg = TargetsConfig(features=features, layer=layer or 6, num_clusters=clusters, fit_fraction=0.5)
+    report = build_targets([c["train_path"], c["valid_path"]], out, cfg)
+    purity = report["manifests"].get("valid", {})
+    return {"labels_path": str(out / "train.km"), "purity": {k: purity.get(k) for k in ("char_purity", "pnmi")}}
+
+
+def targets_iter1(ctx: Context) -> dict:
+    return _targets(ctx, "hubert_km1", clusters=50)
+
+
+def hubert_iter1(ctx: Context) -> dict:
+    out = ctx.path("hubert_iter1")
+    c = ctx.results["corpus"]
+    model = _recipe("pretrain_hubert", "hubert/tiny", [
+        f"out_dir={out}", f"data.train_manifest={c['train_path']}",
+        f"data.train_labels={ctx.results['targets_iter1']['labels_path']}",
+        *_steps(ctx, "hubert/tiny", ctx.options["scale"].steps)])
+    return {"model_path": str(model), **_metrics(out)}
+
+
+def targets_iter2(ctx: Context) -> dict:
+    return _targets(ctx, "hubert_km2", clusters=100, features=ctx.results["hubert_iter1"]["model_path"], layer=3)
+
+
+def hubert_iter2(ctx: Context) -> dict:
+    out = ctx.path("hubert_iter2")
+    c = ctx.results["corpus"]
+    model = _recipe("pretrain_hubert", "hubert/tiny_iter2", [
+        f"out_dir={out}", f"data.train_manifest={c['train_path']}",
+        f"data.train_labels={ctx.results['targets_iter2']['labels_path']}",
+        *_steps(ctx, "hubert/tiny_iter2", ctx.options["scale"].steps)])
+    return {"model_path": str(model), **_metrics(out)}
+
+
+def data2vec(ctx: Context) -> dict:
+    out = ctx.path("data2vec")
+    model = _recipe("pretrain_data2vec", "data2vec/tiny", [
+        f"out_dir={out}", f"data.train_manifest={ctx.results['corpus']['train_path']}",
+        *_steps(ctx, "data2vec/tiny", ctx.options["scale"].steps)])
+    return {"model_path": str(model), **_metrics(out)}
+
+
+def distill(ctx: Context) -> dict:
+    out = ctx.path("student")
+    c = ctx.results["corpus"]
+    model = _recipe("distill", "distill/tiny", [
+        f"out_dir={out}", f"teacher={ctx.results['hubert_iter2']['model_path']}",
+        f"data.train_manifest={c['train_path']}", f"data.valid_manifest={c['test_path']}",
+        *_steps(ctx, "distill/tiny", ctx.options["scale"].steps)])
+    report = json.loads((out / "report.json").read_text()) if (out / "report.json").exists() else {}
+    return {"model_path": str(model), **_metrics(out), "report": report}
+
+
+def finetune(ctx: Context) -> dict:
+    out = ctx.path("ctc")
+    c = ctx.results["corpus"]
+    model = _recipe("finetune_ctc", "ctc/tiny", [
+        f"out_dir={out}", f"model.init_from={ctx.results['distill']['model_path']}",
+        f"data.train_manifest={c['train_path']}", f"data.valid_manifest={c['test_path']}",
+        *_steps(ctx, "ctc/tiny", ctx.options["scale"].steps)])
+    return {"model_path": str(model), **_metrics(out)}
+
+
+ARTIFACTS = {  # name -> (file name, quant)
+    "pte-fp32": ("student_fp32.pte", "none"),
+    "pte-int8": ("student_int8.pte", "static"),
+    "onnx-fp32": ("student_fp32.onnx", "none"),
+    "onnx-int8": ("student_int8.onnx", "dynamic"),
+}
+
+
+def export(ctx: Context) -> dict:
+    from edge_ssl.deploy.pipeline import ExportConfig, export_model
+
+    model = ctx.results["finetune"]["model_path"]
+    out = {}
+    for name, (fname, quant) in ARTIFACTS.items():
+        res = export_model(model, ctx.path("artifacts", fname), ExportConfig(
+            quant=quant, calibration=ctx.results["corpus"]["valid_path"], max_seconds=30.0))
+        worst = max((c.max_abs for r in res.reports for c in r.checks), default=0.0)
+        out[name] = {"path": str(res.artifact), "size_mb": res.size_bytes / 1e6, "verified": res.passed,
+                     "max_abs_diff": worst, "partitions": res.partitions}
+    return {"artifacts": out, **{f"{k}_path": v["path"] for k, v in out.items()}}
+
+
+def transcribe_heldout(ctx: Context) -> dict:
+    """CER/WER on the held-out-voice test split, and latency on 10 s of audio, for eager and every artifact."""
+    from edge_ssl.asr.evaluate import evaluate_manifest
+    from edge_ssl.deploy.bench import bench_artifacts
+    from edge_ssl.runtime import open_runner
+
+    test = ctx.results["corpus"]["test_path"]
+    paths = {"eager-fp32": ctx.results["finetune"]["model_path"],
+             **{k: v["path"] for k, v in ctx.results["export"]["artifacts"].items()}}
+    rows = {}
+    for name, path in paths.items():
+        s = evaluate_manifest(open_runner(path, threads=2), test, ctx.path("eval", name), progress=False)
+        rows[name] = {"path": path, "cer": s.cer, "wer": s.wer, "utterances": s.num_utterances}
+    speed = bench_artifacts(paths, ctx.path("bench"), manifest=test, seconds=10.0, threads=2)
+    for name, r in speed.items():
+        rows[name].update(size_mb=r["size_mb"], p50_ms=r["p50_ms"], rtf=r["rtf"])
+    return {"rows": rows, "eval_path": str(ctx.path("eval"))}
+
+
+# ---- vision stages ----
+
+def mae(ctx: Context) -> dict:
+    out = ctx.path("mae")
+    model = _recipe("pretrain_mae", "mae/tiny", [f"out_dir={out}",
+                                                 *_steps(ctx, "mae/tiny", ctx.options["scale"].mae_steps)])
+    return {"model_path": str(model), **_metrics(out)}
+
+
+def image_features(ctx: Context) -> dict:
+    from edge_ssl.vision.demo import run_image_demo
+
+    out = ctx.path("image_features")
+    result = run_image_demo(ctx.results["mae"]["model_path"], out, export_dir=ctx.path("artifacts"))
+    return {"report_path": str(out / "report.json"), **result}
+
+
+STAGES = [
+    Stage("corpus", "build the synthetic speech corpus (offline TTS)", corpus),
+    Stage("targets_iter1", "HuBERT targets, iteration 1 (MFCC k-means)", targets_iter1),
+    Stage("hubert_iter1", "pretrain HuBERT, iteration 1", hubert_iter1),
+    Stage("targets_iter2", "HuBERT targets, iteration 2 (layer k-means)", targets_iter2),
+    Stage("hubert_iter2", "pretrain HuBERT, iteration 2", hubert_iter2),
+    Stage("data2vec", "pretrain a data2vec teacher", data2vec),
+    Stage("distill", "distil a student from the HuBERT teacher", distill),
+    Stage("finetune", "CTC fine-tune the student", finetune),
+    Stage("export", "quantize, export .pte/.onnx, verify against eager", export),
+    Stage("transcribe", "transcribe held-out voices with every artifact", transcribe_heldout),
+    Stage("mae", "MAE-pretrain a tiny ViT on digits", mae),
+    Stage("image_features", "export the ViT, embed, k-NN, plots", image_features),
+]
+
+
+def summary_table(results: dict) -> list[dict]:
+    rows = []
+    for name, r in results.get("transcribe", {}).get("rows", {}).items():
+        rows.append({"artifact": name, "size_mb": r.get("size_mb"), "p50_ms_10s": r.get("p50_ms"),
+                     "rtf": r.get("rtf"), "cer_heldout": r["cer"], "wer_heldout": r["wer"], "knn_acc": None})
+    img = results.get("image_features", {})
+    for name, r in img.get("artifacts", {}).items():
+        rows.append({"artifact": name, "size_mb": r.get("size_mb"), "p50_ms_10s": None, "rtf": None,
+                     "cer_heldout": None, "wer_heldout": None, "knn_acc": r.get("knn_acc")})
+    return rows
+
+
+def format_table(rows: list[dict]) -> str:
+    cols = ["artifact", "size_mb", "p50_ms_10s", "rtf", "cer_heldout", "wer_heldout", "knn_acc"]
+    fmt = {"size_mb": "{:.2f}", "p50_ms_10s": "{:.1f}", "rtf": "{:.3f}", "cer_heldout": "{:.3f}",
+           "wer_heldout": "{:.3f}", "knn_acc": "{:.3f}"}
+
+    def cell(c, v):
+        return "-" if v is None else fmt.get(c, "{}").format(v)
+
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(cell(c, r[c]) for c in cols) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def write_report(ctx: Context, table: str, wall_s: float) -> Path:
+    from edge_ssl.io import atomic_write_text
+
+    r = ctx.results
+    lines = ["# edge-ssl demo report", "", f"Scale: `{ctx.options['scale_name']}`; wall time {wall_s / 60:.1f} min "
+             f"(stages reused from an earlier run count their original time).", "", "## Summary", "", table, ""]
+    lines += ["## Stages", "", "| stage | seconds | notes |", "|---|---|---|"]
+    for st in STAGES:
+        res = r.get(st.name, {})
+        notes = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in res.items()
+                          if k in ("first_loss", "last_loss", "steps"))
+        lines.append(f"| {st.title} | {res.get('seconds', '-')} | {notes} |")
+    lines += ["", "## Plots", ""]
+    for png in sorted(ctx.root.glob("*/*.png")):
+        lines.append(f"![{png.parent.name}/{png.name}]({png.relative_to(ctx.root)})")
+    out = ctx.path("report.md")
+    atomic_write_text(out, "\n".join(lines) + "\n")
+    return out
+
+
+def run_demo(root: str | Path = "runs/demo", scale: str = "tiny", force: tuple[str, ...] = (),
+             only: tuple[str, ...] = (), echo=print) -> tuple[str, Path]:
+    """Run (or resume) the demo under ``root``; returns the summary table and the report path."""
+    import time
+
+    from edge_ssl.errors import EdgeSSLError
+
+    if scale not in SCALES:
+        raise EdgeSSLError(f"unknown scale {scale!r}; choose from {', '.join(SCALES)}")
+    ctx = Context(Path(root), {"scale": SCALES[scale], "scale_name": scale})
+    ctx.root.mkdir(parents=True, exist_ok=True)
+    stages = [s for s in STAGES if not only or s.name in only]
+    t0 = time.time()
+    run_stages(stages, ctx, echo=echo, force=force)
+    table = format_table(summary_table(ctx.results))
+    report = write_report(ctx, table, time.time() - t0)
+    return table, report
+
+
+def clean(root: str | Path) -> None:
+    shutil.rmtree(root, ignore_errors=True)
