@@ -47,10 +47,10 @@ class LiveDisplay:
             s = ev.segment
             line = Text.assemble((f"[{s.start / self.sr:7.2f} - {s.end / self.sr:7.2f}] ", "cyan"), ev.text or "…",
                                  (f"  ({(ev.latency.total - ev.latency.display) * 1000:.0f} ms)", "dim"))
-            self.console.print(line)
             self.last_partial = ""
             if self.live is not None:
-                self.live.update(Text(""), refresh=True)
+                self.live.update(Text(""), refresh=True)  # clear the partial first, or printing redraws it
+            self.console.print(line)
         elif ev.text != self.last_partial:
             self.last_partial = ev.text
             if self.live is not None:
