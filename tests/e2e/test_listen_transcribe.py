@@ -72,3 +72,17 @@ def test_transcribe_directory_of_mixed_files(tmp_path):
 
     r = in_process("transcribe", d / "a.wav", "--model", model)  # default: one `file<TAB>text` line per file
     assert r.exit_code == 0 and r.stdout.count("\n") == 1 and r.stdout.startswith(f"{d / 'a.wav'}\t")
+
+
+def test_srt_and_timestamp_formats():
+    from pathlib import Path
+
+    from edge_ssl.asr.transcribe import format_segments
+
+    segs = [{"start": 0.316, "end": 1.284, "text": "hello"}, {"start": 3661.5, "end": 3662.0, "text": "there"}]
+    assert format_segments(Path("a.wav"), segs, "srt") == \
+        "1\n00:00:00,316 --> 00:00:01,284\nhello\n\n2\n01:01:01,500 --> 01:01:02,000\nthere\n\n"
+    assert format_segments(Path("a.wav"), segs, "timestamps").splitlines()[1] == "a.wav\t3661.50\t3662.00\tthere"
+    assert format_segments(Path("a.wav"), segs, "text") == "a.wav\thello there\n"
+    with pytest.raises(Exception, match="unknown output format"):
+        format_segments(Path("a.wav"), segs, "vtt")
