@@ -206,6 +206,8 @@ class _Buffer:
         self.size += len(x)
 
     def get(self, a: int, b: int) -> np.ndarray:
+        if a < self.offset or b > self.offset + self.size:
+            raise IndexError(f"samples [{a}, {b}) outside the kept audio [{self.offset}, {self.offset + self.size})")
         return self.data[a - self.offset:b - self.offset].copy()
 
     def drop_before(self, pos: int) -> None:
