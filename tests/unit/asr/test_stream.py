@@ -120,3 +120,19 @@ def test_long_inputs_are_split_for_a_bounded_runner(rec):
 
     out = recognizer_logits(Bounded(), np.zeros(40000, np.float32))
     assert 120 <= out.shape[0] <= 125 and recognizer_logits(Bounded(), np.zeros(100, np.float32)).shape[0] == 1
+
+
+@pytest.mark.parametrize("mode", ["redecode", "chunked"])
+def test_speech_longer_than_max_utterance_is_cut_and_still_matches_offline_segments(rec, mode):
+    from edge_ssl.asr.endpoint import EndpointConfig
+
+    wave, _ = build_dialogue(["one two three four five six seven eight nine ten eleven twelve"], [0.3, 0.6])
+    cfg = EndpointConfig(max_utterance=1.5)
+    sess = StreamingSession(rec, Segmenter(SileroVad(), endpoint_cfg=cfg), StreamConfig(mode=mode))
+    events = sum((sess.accept(wave[i:i + 700]) for i in range(0, len(wave), 700)), []) + sess.finish()
+    finals = [e for e in events if isinstance(e, Final)]
+    offline = segment_wave(wave, SileroVad(), endpoint_cfg=cfg)
+    assert [f.segment for f in finals] == offline and offline[0].reason == "max_length"
+    assert all(s.end - s.start <= 1.5 * 16000 for s in offline)
+    if mode == "redecode":
+        assert [f.text for f in finals] == [transcribe_wave(rec, wave[s.start:s.end]) for s in offline]
