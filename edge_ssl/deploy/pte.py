@@ -11,7 +11,7 @@ from edge_ssl.runtime.meta import ArtifactMeta
 
 log = logging.getLogger(__name__)
 
-_BOOKKEEPING = ("getitem", "sym_size", "floordiv", "add", "mul", "sub")  # Python/symint glue, not tensor ops
+_SYMINT_OPS = ("sym_size", "sym_numel", "sym_stride")  # shape arithmetic, not tensor work
 
 
 @dataclass
@@ -25,16 +25,28 @@ class Lowered:
         return f"{self.delegates} XNNPACK partition(s); ops outside the delegate: {rest}"
 
 
+def op_name(target) -> str:
+    """``aten.native_layer_norm.default`` for an (Edge)OpOverload; the function name for Python callables."""
+    text = str(target)
+    if text.startswith("<EdgeOpOverload: "):
+        return text[len("<EdgeOpOverload: "):].split(">")[0]
+    return text if isinstance(target, torch._ops.OpOverload) else getattr(target, "__name__", text)
+
+
 def count_partitions(graph_module: torch.fx.GraphModule) -> tuple[int, Counter]:
+    """(XNNPACK delegate calls, Counter of tensor ops outside them). Python ``operator`` calls (getitem,
+    symbolic-size arithmetic) are not tensor ops and are not counted."""
     delegates, outside = 0, Counter()
     for node in graph_module.graph.nodes:
         if node.op != "call_function":
             continue
-        name = getattr(node.target, "__name__", str(node.target))
+        name = op_name(node.target)
         if "executorch_call_delegate" in name:
             delegates += 1
-        elif not any(name == b or name.startswith(b + ".") for b in _BOOKKEEPING):
-            outside[str(node.target).split(":")[0].replace("<EdgeOpOverload", "").strip(" <>")] += 1
+        elif getattr(node.target, "__module__", "") in ("_operator", "operator"):
+            continue
+        elif not any(s in name for s in _SYMINT_OPS):
+            outside[name] += 1
     return delegates, outside
 
 
