@@ -47,21 +47,20 @@ def test_recipe_runs_from_the_cli(corpus, tmp_path, method, extra):
 
 
 def test_hubert_two_iterations_end_to_end(corpus, tmp_path):
-    valid = corpus  # label the training manifest; the purity report needs transcripts, which it has
     text = cli("hubert-targets", corpus, "--out", tmp_path / "km1", "-k", "8", "--fit-fraction", "0.5", "--n-init", "2")
     report = json.loads((tmp_path / "km1" / "targets.json").read_text())
     assert report["label_rate"] == 100 and report["features"] == "mfcc39" and "char_purity" in text
     train = report["manifests"]["train"]
     assert 0 < train["char_purity"] <= 1 and 0 <= train["pnmi"] <= 1
     it1 = tmp_path / "it1"
-    cli("pretrain", "hubert", "-c", "hubert/tiny", f"out_dir={it1}", f"data.train_manifest={valid}",
+    cli("pretrain", "hubert", "-c", "hubert/tiny", f"out_dir={it1}", f"data.train_manifest={corpus}",
         f"data.train_labels={tmp_path / 'km1' / 'train.km'}", "objective.num_classes=8", "train.max_steps=1", *FAST)
     cli("hubert-targets", corpus, "--out", tmp_path / "km2", "-k", "6", "--fit-fraction", "0.5", "--n-init", "2",
         "--features", it1 / "model.safetensors", "--layer", "1")
     report2 = json.loads((tmp_path / "km2" / "targets.json").read_text())
     assert report2["label_rate"] == 50 and report2["features"] == "model.safetensors:layer1"
     it2 = tmp_path / "it2"
-    cli("pretrain", "hubert", "-c", "hubert/tiny_iter2", f"out_dir={it2}", f"data.train_manifest={valid}",
+    cli("pretrain", "hubert", "-c", "hubert/tiny_iter2", f"out_dir={it2}", f"data.train_manifest={corpus}",
         f"data.train_labels={tmp_path / 'km2' / 'train.km'}", "objective.num_classes=6", "train.max_steps=1", *FAST)
     assert len(losses(it2)) == 1
 
