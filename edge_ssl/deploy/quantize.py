@@ -33,7 +33,9 @@ def _weighted_op_filter(keep_frontend_fp32: bool):
     fp32 = ALWAYS_FP32 + ((FRONTEND,) if keep_frontend_fp32 else ())
 
     def keep(node: torch.fx.Node) -> bool:
-        if node.op != "call_function" or node.target not in weighted:
+        if node.op != "call_function":
+            return True  # the annotator also asks about a pattern's weight/bias placeholders
+        if node.target not in weighted:
             return False
         paths = [str(path) for path, _ in node.meta.get("nn_module_stack", {}).values()]
         return not any(p.startswith(prefix) for p in paths for prefix in fp32)

@@ -24,6 +24,11 @@ def test_frontend_filter_keeps_the_conv_frontend_fp32():
     layer = N("model.encoder.encoder.layers.0.ffn.fc1")
     assert not _weighted_op_filter(True)(front) and _weighted_op_filter(False)(front)
     assert _weighted_op_filter(True)(layer)
+
+    class Placeholder:  # a conv's weight/bias: the annotator asks the filter about them too
+        op, meta = "placeholder", {}
+
+    assert _weighted_op_filter(True)(Placeholder())
     assert _weighted_op_filter(False)(N("model.encoder.encoder.pos_conv.conv"))
     assert not _weighted_op_filter(False)(N("model.encoder.feature_projection.proj"))
 
