@@ -22,9 +22,9 @@ log = logging.getLogger(__name__)
 
 PTE_SCHEMES = ("none", "static", "dynamic")
 FRONTEND = "model.encoder.feature_extractor"  # module path of the conv front-end inside a SpeechWrapper
-# The feature projection (512 -> C, ~2% of the DistilHuBERT-shape weights) stays fp32: with its int8 output
-# feeding the padded positional conv, XNNPACK lowering fails ("Weight and Input should both be quantized",
-# executorch 1.5.1).
+# The feature projection (512 -> C, ~2% of the DistilHuBERT-shape weights) stays fp32: its int8 output
+# feeding an fp32 positional conv failed to lower ("Weight and Input should both be quantized", executorch
+# 1.5.1); with the conv int8 as well it may lower, not yet checked.
 ALWAYS_FP32 = ("model.encoder.feature_projection",)
 
 
