@@ -15,7 +15,7 @@ import numpy as np
 from edge_ssl.errors import EdgeSSLError
 from edge_ssl.io import atomic_write_text
 from edge_ssl.vision.builtin import ImageSet
-from edge_ssl.vision.images import IMAGE_SUFFIXES, ImageError, load_image, resize, to_tensor
+from edge_ssl.vision.images import IMAGE_SUFFIXES, ImageError, load_image, to_tensor
 
 log = logging.getLogger(__name__)
 

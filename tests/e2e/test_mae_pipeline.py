@@ -1,7 +1,6 @@
 """Tiny end-to-end: pretrain mae (and resume) -> embed a folder -> export the encoder and embed with it."""
 import json
 
-import numpy as np
 import pytest
 import torch
 from PIL import Image
