@@ -2,8 +2,9 @@
 from source and cannot run this Python; shared/STACK.md pitfall 6).
 
 ``<artifact>.golden/`` holds, per utterance, ``<i>.input.f32`` (raw little-endian float32 samples, before
-any normalisation) and ``<i>.expected.f32`` (the artifact's own output on this machine, row-major (T, V)),
-plus ``index.json`` with shapes, decoded text and the tolerance. The folder is written whole, then renamed.
+any normalisation; for an image encoder the normalised (C, S, S) image, row-major) and ``<i>.expected.f32``
+(the artifact's own output on this machine, row-major (T, V), or (D,)), plus ``index.json`` with shapes
+(``input_shape``, ``shape``), decoded text and the tolerance. The folder is written whole, then renamed.
 """
 from __future__ import annotations
 
@@ -25,8 +26,8 @@ TOLERANCE = {"fp32": 1e-3, "int8": 5e-2}
 @dataclass
 class GoldenItem:
     name: str
-    wave: np.ndarray       # (S,) float32
-    expected: np.ndarray   # (T, V) float32
+    wave: np.ndarray       # (S,) float32; image encoder: (C, S, S)
+    expected: np.ndarray   # (T, V) float32; image encoder: (D,)
     text: str | None
 
 
@@ -49,7 +50,8 @@ def write_golden(artifact: str | Path, items: list[GoldenItem], precision: str, 
             stem = f"{i:02d}"
             it.wave.astype("<f4").tofile(tmp / f"{stem}.input.f32")
             it.expected.astype("<f4").tofile(tmp / f"{stem}.expected.f32")
-            index["items"].append({"name": it.name, "input": f"{stem}.input.f32", "num_samples": int(len(it.wave)),
+            index["items"].append({"name": it.name, "input": f"{stem}.input.f32", "num_samples": int(it.wave.size),
+                                   "input_shape": list(it.wave.shape),
                                    "expected": f"{stem}.expected.f32", "shape": list(it.expected.shape),
                                    "text": it.text})
         (tmp / "index.json").write_text(json.dumps(index, indent=1))
@@ -77,6 +79,7 @@ def read_golden(artifact: str | Path) -> tuple[dict, list[GoldenItem]]:
             expected = np.fromfile(folder / row["expected"], dtype="<f4")
             if len(wave) != row["num_samples"] or expected.size != int(np.prod(row["shape"])):
                 raise ValueError(f"{row['name']}: file sizes do not match index.json")
+            wave = wave.reshape(row.get("input_shape", [len(wave)]))  # older indexes: 1-D waves only
             items.append(GoldenItem(row["name"], wave, expected.reshape(row["shape"]), row.get("text")))
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise EdgeSSLError(f"{folder}: bad golden vectors ({e})") from None

@@ -1,4 +1,5 @@
-"""ONNX: export the wrapper with a dynamic sample axis and write the metadata as ``metadata_props``."""
+"""ONNX: export the wrapper (speech: dynamic sample axis; images: static) and write the metadata as
+``metadata_props``."""
 from __future__ import annotations
 
 import logging
@@ -16,11 +17,12 @@ OPSET = 18
 
 
 def export_onnx(wrapper: ExportWrapper, out: str | Path) -> None:
-    """Write ``wrapper`` as an ONNX model (input ``wave`` (1, S), output (1, T, V)) atomically."""
+    """Write ``wrapper`` as an ONNX model atomically: input ``wave`` (1, S) -> (1, T, V), or ``images``
+    (1, C, S, S) -> (1, D)."""
     import onnx
 
-    example = wrapper.example_inputs(wrapper.meta.min_samples * 4)
-    program = torch.onnx.export(wrapper, example, dynamo=True, opset_version=OPSET, input_names=["wave"],
+    example = wrapper.onnx_example_inputs()
+    program = torch.onnx.export(wrapper, example, dynamo=True, opset_version=OPSET, input_names=[wrapper.input_name],
                                 output_names=[wrapper.meta.output], dynamic_shapes=wrapper.dynamic_shapes(),
                                 optimize=True, verbose=False)
     model = program.model_proto

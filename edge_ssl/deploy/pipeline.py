@@ -4,7 +4,8 @@
                           calibration="data/synth/dev.jsonl"))
 
 Everything lands atomically: the artifact, ``tokens.txt`` beside it, and ``<artifact>.golden/``. Export is
-only reported as done once ``verify`` has passed on the golden inputs.
+only reported as done once ``verify`` has passed on the golden inputs. The model file's ``kind`` picks the
+graph: ``ctc``/``speech_encoder`` (speech; the length range applies) or ``vit``/``mae`` (image encoder).
 """
 from __future__ import annotations
 
@@ -67,12 +68,17 @@ def precision_name(fmt: str, quant: str) -> str:
 
 
 def build_wrapper(model_path: str | Path, cfg: ExportConfig, precision: str) -> ExportWrapper:
-    from edge_ssl.runtime.eager import load_speech_model, model_artifact_meta
+    from edge_ssl.runtime.eager import load_model_and_meta
 
-    model, file_meta = load_speech_model(model_path)
-    meta = model_artifact_meta(model, file_meta, model_path, min_samples=round(cfg.min_seconds * 16000),
-                               max_samples=round(cfg.max_seconds * 16000), precision=precision)
+    model, meta = load_model_and_meta(model_path, min_samples=round(cfg.min_seconds * 16000),
+                                      max_samples=round(cfg.max_seconds * 16000), precision=precision)
     return wrap(model, meta)
+
+
+def image_golden_inputs(meta, n: int = 2) -> list[tuple[str, np.ndarray]]:
+    """Seeded random normalised images (C, S, S): an image encoder's golden inputs."""
+    g = np.random.default_rng(0)
+    return [(f"random_image_{i}", g.standard_normal(meta.image_shape).astype(np.float32)) for i in range(n)]
 
 
 def golden_inputs(cfg: ExportConfig, min_samples: int, max_samples: int) -> list[tuple[str, np.ndarray]]:
@@ -94,7 +100,8 @@ def export_model(model_path: str | Path, out: str | Path, cfg: ExportConfig = Ex
     t0 = time.perf_counter()
     wrapper = build_wrapper(model_path, cfg, precision)
     meta = wrapper.meta
-    log.info("exporting %s -> %s (%s, %d..%d samples)", model_path, out, precision, meta.min_samples, meta.max_samples)
+    log.info("exporting %s %s -> %s (%s, %s)", meta.task, model_path, out, precision,
+             f"images {meta.image_shape}" if meta.is_image else f"{meta.min_samples}..{meta.max_samples} samples")
 
     partitions = None
     if fmt == "pte":
@@ -107,6 +114,9 @@ def export_model(model_path: str | Path, out: str | Path, cfg: ExportConfig = Ex
 
             calib = []
             if cfg.quant == "static":
+                if meta.is_image:
+                    raise EdgeSSLError(f"{model_path}: static int8 calibrates on audio; use --quant dynamic for an "
+                                       "image encoder")
                 if not cfg.calibration:
                     raise EdgeSSLError("static int8 needs --calibration MANIFEST (real audio, a few dozen utterances)")
                 calib = [torch.from_numpy(w)[None] for _, w, _ in
@@ -148,7 +158,9 @@ def write_golden_vectors(artifact: Path, model_path: str | Path, cfg: ExportConf
 
     runner = open_runner(artifact, threads=threads)
     items = []
-    for name, wave in golden_inputs(cfg, runner.min_samples, runner.max_samples):
+    inputs = (image_golden_inputs(runner.meta) if runner.meta.is_image
+              else golden_inputs(cfg, runner.min_samples, runner.max_samples))
+    for name, wave in inputs:
         out = runner.run(wave)
         items.append(GoldenItem(name, wave, out, _decode(out, runner)))
     return write_golden(artifact, items, runner.meta.precision, model_path)

@@ -106,7 +106,7 @@ def verify_artifact(artifact: str | Path, audio: list[tuple[str, np.ndarray]] | 
             ref = eager.run(wave)
             c = compare(name, out, ref, runner, _decode(ref, runner), max_rel=1e-3,
                         min_cosine=None if precision == "fp32" else MIN_COSINE_INT8)
-            c.num_samples = len(wave)
+            c.num_samples = int(np.size(wave))  # samples, or C*S*S image values
             rep.checks.append(c)
         reports.append(rep)
     if not audio and golden:
@@ -114,7 +114,7 @@ def verify_artifact(artifact: str | Path, audio: list[tuple[str, np.ndarray]] | 
         for g, out in zip(golden, outputs):
             c = compare(g.name, out, g.expected, runner, g.text, max_rel=index.get("tolerance_rel_max_abs",
                         tolerance_for(precision)), min_cosine=None)
-            c.num_samples = len(g.wave)
+            c.num_samples = int(g.wave.size)
             rep.checks.append(c)
         reports.append(rep)
     if not reports:

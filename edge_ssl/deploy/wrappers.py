@@ -1,8 +1,9 @@
 """Export wrappers: the exact graph an artifact contains, with its input spec and metadata.
 
 An artifact's ``forward`` takes a batch of one, ``(1, S)`` float32, and returns ``(1, T, V)``; S is dynamic
-within [min_samples, max_samples]. Adding a model family (e.g. a ViT image encoder) is one subclass:
-say how to call the model, what example input to trace with and which input dims are dynamic.
+within [min_samples, max_samples]. An image encoder takes ``(1, C, S, S)`` and returns ``(1, D)``, all
+static. A model family is one subclass: how to call the model, what example input to trace with, which
+input dims are dynamic; ``wrap`` picks it by ``meta.task``.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from torch import nn
 from torch.export import Dim
 
 from edge_ssl.errors import EdgeSSLError
-from edge_ssl.runtime.meta import ArtifactMeta
+from edge_ssl.runtime.meta import IMAGE_ENCODER, SPEECH_CTC, SPEECH_ENCODER, ArtifactMeta
 
 # Two output frames: with one, export would specialise a size-1 dim and the graph could not take longer
 # input (the conv stack's 400-sample receptive field + one 320-sample stride).
@@ -22,6 +23,8 @@ MIN_EXPORT_SAMPLES = 720
 
 class ExportWrapper(nn.Module):
     """A model in eval mode plus what export needs to know about its input."""
+
+    input_name = "wave"  # the graph input's name (ONNX input name; forward's argument)
 
     def __init__(self, model: nn.Module, meta: ArtifactMeta):
         super().__init__()
@@ -35,6 +38,9 @@ class ExportWrapper(nn.Module):
 
     @abstractmethod
     def dynamic_shapes(self) -> dict | None: ...
+
+    def onnx_example_inputs(self) -> tuple[torch.Tensor, ...]:
+        return self.example_inputs()
 
 
 class SpeechWrapper(ExportWrapper):
@@ -57,6 +63,9 @@ class SpeechWrapper(ExportWrapper):
         # named Dim's solver cannot prove; the min >= 720 above makes them true.
         return {"wave": {1: Dim.DYNAMIC(min=self.meta.min_samples, max=self.meta.max_samples)}}
 
+    def onnx_example_inputs(self) -> tuple[torch.Tensor, ...]:
+        return self.example_inputs(self.meta.min_samples * 4)
+
 
 class SpeechCTCWrapper(SpeechWrapper):
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
@@ -68,8 +77,25 @@ class SpeechEncoderWrapper(SpeechWrapper):
         return self.model(wave)  # (1, S) -> last hidden state (1, T, C)
 
 
-WRAPPERS = {"logits": SpeechCTCWrapper, "features": SpeechEncoderWrapper}
+class ImageEncoderWrapper(ExportWrapper):
+    """Normalised image (1, C, S, S) -> feature (1, D) (``ViT.features``: ``cfg.pool`` of the last layer).
+    Fully static: one image size per artifact, so XNNPACK takes the whole graph."""
+
+    input_name = "images"
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.model.features(images)  # (1, C, S, S) -> (1, D)
+
+    def example_inputs(self, size: int | None = None) -> tuple[torch.Tensor, ...]:
+        g = torch.Generator().manual_seed(0)
+        return (torch.randn(1, *self.meta.image_shape, generator=g),)  # (1, C, S, S)
+
+    def dynamic_shapes(self) -> None:
+        return None
+
+
+WRAPPERS = {SPEECH_CTC: SpeechCTCWrapper, SPEECH_ENCODER: SpeechEncoderWrapper, IMAGE_ENCODER: ImageEncoderWrapper}
 
 
 def wrap(model: nn.Module, meta: ArtifactMeta) -> ExportWrapper:
-    return WRAPPERS[meta.output](model, meta)
+    return WRAPPERS[meta.task](model, meta)

@@ -2,7 +2,8 @@
 
 Every backend checks the input against the artifact's range *before* running it: an exported graph
 handed a too-short input can run and return one meaningless frame (shared/STACK.md), so the Runner
-refuses it with an ``EdgeSSLError`` that says the accepted range.
+refuses it with an ``EdgeSSLError`` that says the accepted range. Image-encoder artifacts take exactly
+one normalised image of the exported shape and refuse any other shape the same way.
 """
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ from edge_ssl.runtime.meta import ArtifactMeta
 
 
 class Runner(ABC):
-    """``run(wave (S,) float32) -> (T, V) float32`` logits (CTC) or features (encoder)."""
+    """``run(wave (S,) float32) -> (T, V) float32`` logits (CTC) or features (speech encoder);
+    ``run(image (C, S, S) or (1, C, S, S), normalised) -> (D,) float32`` for an image encoder."""
 
     backend: str = ""  # "eager", "onnx", "executorch"
 
@@ -71,8 +73,26 @@ class Runner(ABC):
             x = (x - x.mean()) / np.sqrt(x.var() + 1e-7)
         return np.ascontiguousarray(x[None, :], dtype=np.float32)  # (1, S)
 
+    def check_image(self, image: np.ndarray) -> np.ndarray:
+        """Validate and convert to a contiguous float32 (1, C, S, S) batch (already normalised: mean/std)."""
+        x = np.asarray(image)
+        shape = self.meta.image_shape
+        if x.shape not in (shape, (1, *shape)):
+            raise EdgeSSLError(f"{self.path.name}: expected one normalised image of shape {shape} or {(1, *shape)}, "
+                               f"got {x.shape}; resize/crop it to {shape[1]}x{shape[2]} with {shape[0]} channel(s)")
+        x = x.astype(np.float32, copy=False)
+        if not np.isfinite(x).all():
+            raise EdgeSSLError(f"{self.path.name}: input image contains NaN or infinite values")
+        return np.ascontiguousarray(x.reshape(1, *shape), dtype=np.float32)  # (1, C, S, S)
+
     def run(self, wave: np.ndarray) -> np.ndarray:
-        """wave (S,) float at ``sample_rate`` -> (T, V) float32."""
+        """wave (S,) float at ``sample_rate`` -> (T, V) float32; for an image encoder, image -> (D,)."""
+        if self.meta.is_image:
+            out = np.asarray(self._run(self.check_image(wave)), dtype=np.float32)
+            if out.shape != (1, self.meta.output_dim):
+                raise EdgeSSLError(f"{self.path.name}: {self.backend} returned shape {out.shape}, "
+                                   f"expected (1, {self.meta.output_dim})")
+            return out[0]
         x = self.check_wave(wave)
         out = np.asarray(self._run(x), dtype=np.float32)
         expected = (x.shape[1], self.meta.num_frames(x.shape[1]), self.meta.output_dim)
@@ -82,8 +102,8 @@ class Runner(ABC):
         return out[0]
 
     @abstractmethod
-    def _run(self, wave: np.ndarray) -> np.ndarray:
-        """(1, S) float32 -> (1, T, V)."""
+    def _run(self, x: np.ndarray) -> np.ndarray:
+        """(1, S) float32 -> (1, T, V); image encoder: (1, C, S, S) -> (1, D)."""
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.path.name}, {self.meta.precision}, {self.meta.output} x{self.meta.output_dim})"

@@ -1,11 +1,15 @@
 """The eager backend: an edge-ssl ``.safetensors`` model file run in PyTorch (the reference for verify).
 
+Speech files (``ctc``, ``speech_encoder``) map a wave to logits/features; vision files (``vit``, ``mae``:
+its encoder) map a normalised image to its feature, as the exported image-encoder graph does.
+
 ``quant`` applies a torchao scheme at load time (nothing pickled is ever written): "int8-weight"
 (weight-only int8) or "int8-dynamic" (dynamic int8 activations + int8 weights). On a CPU without VNNI the
 latter is slower than fp32 (shared/STACK.md); it is here to measure that, not to recommend it.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 from pathlib import Path
@@ -15,7 +19,7 @@ import torch
 
 from edge_ssl.errors import EdgeSSLError
 from edge_ssl.runtime.base import Runner
-from edge_ssl.runtime.meta import ArtifactMeta
+from edge_ssl.runtime.meta import IMAGE_ENCODER, ArtifactMeta
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +56,38 @@ def model_artifact_meta(model: torch.nn.Module, file_meta: dict, path: str | Pat
         blank_id=0, precision=precision)
 
 
+VISION_KINDS = ("vit", "mae")
+
+
+def image_artifact_meta(vit: torch.nn.Module, path: str | Path, precision: str = "fp32") -> ArtifactMeta:
+    """ArtifactMeta of a ViT image encoder (``vit`` file, or the encoder of an ``mae`` file) from ``path``."""
+    from edge_ssl.vision.images import MEAN, STD
+
+    c = vit.cfg
+    # grayscale/other channel counts use the RGB average, as vision.images.normalize does
+    mean, std = (MEAN, STD) if c.in_chans == 3 else ((sum(MEAN) / 3,) * c.in_chans, (sum(STD) / 3,) * c.in_chans)
+    return ArtifactMeta(model_name=Path(path).stem, model_version=model_version(path), output="features",
+                        output_dim=c.embed_dim, min_samples=0, max_samples=0, normalize="none", precision=precision,
+                        task=IMAGE_ENCODER, image_size=c.image_size, in_chans=c.in_chans, mean=tuple(mean),
+                        std=tuple(std))
+
+
+def load_model_and_meta(path: str | Path, *, min_samples: int, max_samples: int, precision: str = "fp32"
+                        ) -> tuple[torch.nn.Module, ArtifactMeta]:
+    """Any runnable/exportable model file -> (eval model, its ArtifactMeta), by the file's ``kind``.
+    Image encoders ignore the sample range."""
+    from edge_ssl.models.store import read_model_meta
+
+    if read_model_meta(path).get("kind") in VISION_KINDS:
+        from edge_ssl.vision.model_io import load_vision_model
+
+        vit = load_vision_model(path)[0]
+        return vit, image_artifact_meta(vit, path, precision)
+    model, file_meta = load_speech_model(path)
+    return model, model_artifact_meta(model, file_meta, path, min_samples=min_samples, max_samples=max_samples,
+                                      precision=precision)
+
+
 def load_speech_model(path: str | Path) -> tuple[torch.nn.Module, dict]:
     """A ``ctc`` or ``speech_encoder`` model file -> (eval model with weight norm folded, file metadata)."""
     from edge_ssl.models.store import load_model
@@ -79,19 +115,21 @@ class EagerRunner(Runner):
     backend = "eager"
 
     def __init__(self, path: str | Path, quant: str = "none", threads: int | None = None):
-        model, file_meta = load_speech_model(path)
-        rf = (model.encoder if file_meta["kind"] == "ctc" else model).receptive_field
-        meta = model_artifact_meta(model, file_meta, path, min_samples=rf, max_samples=DEFAULT_MAX_SAMPLES,
-                                   precision="fp32" if quant == "none" else quant)
+        # the shortest speech input is one receptive field (400 samples for the wav2vec 2.0 conv stack)
+        model, meta = load_model_and_meta(path, min_samples=400, max_samples=DEFAULT_MAX_SAMPLES,
+                                          precision="fp32" if quant == "none" else quant)
+        if not meta.is_image:
+            meta = dataclasses.replace(meta, min_samples=meta.receptive_field)
         super().__init__(path, meta)
         if threads:
             torch.set_num_threads(threads)
         self.model = apply_torchao(model, quant)
-        self.kind = file_meta["kind"]
 
     @torch.inference_mode()
-    def _run(self, wave: np.ndarray) -> np.ndarray:
-        x = torch.from_numpy(wave)  # (1, S)
+    def _run(self, x: np.ndarray) -> np.ndarray:
+        x = torch.from_numpy(x)  # (1, S) wave or (1, C, S, S) image
+        if self.meta.is_image:
+            return self.model.features(x).float().numpy()  # (1, D)
         out = self.model(x)
-        out = out[0] if self.kind == "ctc" else out  # (1, T, V) logits or (1, T, C) features
+        out = out[0] if self.meta.output == "logits" else out  # (1, T, V) logits or (1, T, C) features
         return out.float().numpy()

@@ -12,7 +12,7 @@ import numpy as np
 
 from edge_ssl.errors import EdgeSSLError
 from edge_ssl.runtime.base import Runner
-from edge_ssl.runtime.meta import ArtifactMeta
+from edge_ssl.runtime.meta import LIST_KEYS, ArtifactMeta
 from edge_ssl.runtime.onnx_runner import _read_nonempty
 
 _FILE_ID = b"ET"          # flatbuffer file identifier "ET12" (version digits may change) at bytes 4..8
@@ -62,7 +62,7 @@ class PteRunner(Runner):
 
     def _constant(self, name: str):
         out = self.program.load_method(name).execute([])
-        return list(out) if name == "tokens" else out[0]
+        return list(out) if name in LIST_KEYS else out[0]
 
     def _run(self, wave: np.ndarray) -> np.ndarray:
         import torch
