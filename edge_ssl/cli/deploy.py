@@ -28,10 +28,12 @@ FRONTEND_HELP = "Keep the conv front-end on raw audio in fp32 (accuracy; shared/
 @app.command(context_settings=HELP)
 def export(
     fmt: str = typer.Argument(..., metavar="FORMAT", help="executorch (.pte, XNNPACK) or onnx."),
-    model: Path = typer.Argument(..., help="ctc or speech_encoder model file (.safetensors)."),
+    model: Path = typer.Argument(..., help="Model file (.safetensors): ctc or speech_encoder (speech), vit or mae "
+                                           "(image encoder: one image (1, C, S, S) -> feature (1, D))."),
     out: Path = typer.Option(..., "--out", "-o", help="Artifact path (.pte / .onnx); tokens.txt and "
                                                       "<artifact>.golden/ are written beside it."),
-    quant: str = typer.Option("none", help="executorch: none|static|dynamic (PT2E); onnx: none|dynamic (ORT)."),
+    quant: str = typer.Option("none", help="executorch: none|static|dynamic (PT2E; static is speech only); "
+                                           "onnx: none|dynamic (ORT)."),
     calibration: Path = typer.Option(None, help=CALIB_HELP),
     min_seconds: float = typer.Option(0.05, help="Shortest accepted input (>= 0.045 s)."),
     max_seconds: float = typer.Option(30.0, help="Longest accepted input (memory is planned for it)."),
@@ -40,7 +42,8 @@ def export(
     verify: bool = typer.Option(True, help="Verify against eager before reporting success."),
     threads: int = typer.Option(None, help="Runtime threads for verification."),
 ) -> None:
-    """Export a speech model to an ExecuTorch .pte or ONNX artifact with metadata and golden vectors."""
+    """Export a speech model or ViT image encoder to an ExecuTorch .pte or ONNX artifact with metadata and
+    golden vectors, verified against eager."""
     from edge_ssl.deploy.pipeline import export_model
     from edge_ssl.errors import EdgeSSLError
 
@@ -107,11 +110,12 @@ def verify_cmd(
 
 @app.command(context_settings=HELP)
 def bench(
-    model: Path = typer.Argument(..., help="ctc model file (.safetensors), or a size name (tiny, distilhubert, "
-                                           "base) for a random-weight CTC model of that shape."),
+    model: Path = typer.Argument(..., help="ctc model file (.safetensors), a vit/mae file (image-encoder rows, "
+                                           "per-image latency), or a size name (tiny, distilhubert, base) for a "
+                                           "random-weight CTC model of that shape."),
     out: Path = typer.Option(Path("bench/results"), "--out", "-o", help="Folder for artifacts, bench.json, "
                                                                         "bench.md and bench.png."),
-    seconds: float = typer.Option(10.0, help="Audio length."),
+    seconds: float = typer.Option(10.0, help="Audio length (speech models)."),
     threads: int = typer.Option(2, help="Threads per runtime."),
     reps: int = typer.Option(10, help="Timed runs per backend (after 2 warm-ups)."),
     calibration: Path = typer.Option(None, help=CALIB_HELP + " Default: espeak-ng sentences."),

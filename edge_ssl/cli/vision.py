@@ -1,5 +1,6 @@
-"""Vision commands: ``prepare-images`` (image folder -> manifest), ``embed`` (the image-feature demo),
-``export-vit`` (ViT encoder -> verified .pte / .onnx). Pretraining is ``edge-ssl pretrain mae``."""
+"""Vision commands: ``prepare-images`` (image folder -> manifest), ``embed`` (the image-feature demo).
+Pretraining is ``edge-ssl pretrain mae``; export, verify and bench are the shared ``edge-ssl export``,
+``verify`` and ``bench`` (a vit/mae model file exports as an image encoder)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -48,31 +49,3 @@ def embed(
         typer.echo(f"skipped: {p}", err=True)
     typer.echo(score_table(res["scores"]), nl=False)
     typer.echo(f"wrote {out}/ (retrieval.png, {projection}.png, results.json, table.md)")
-
-
-@app.command("export-vit", context_settings=HELP)
-def export_vit_cmd(
-    model: Path = typer.Argument(..., help="Vision model file (.safetensors, kind mae or vit)."),
-    out: Path = typer.Option(..., "--out", "-o", help="Artifact: .pte (ExecuTorch XNNPACK) or .onnx."),
-) -> None:
-    """Export a ViT encoder (image -> feature) and verify it against eager."""
-    from edge_ssl.vision.export import export_vit
-    from edge_ssl.vision.model_io import load_vision_model
-
-    vit, _, _ = load_vision_model(model)
-    r = export_vit(vit, out)
-    parts = f", {r.partitions} XNNPACK partition(s)" if r.partitions is not None else ""
-    typer.echo(f"wrote {r.path} ({r.size_bytes / 1e6:.2f} MB{parts}); max |artifact - eager| = {r.max_abs_diff:.2e}")
-
-
-@app.command("bench-vit", context_settings=HELP)
-def bench_vit_cmd(
-    model: Path = typer.Argument(..., help="Vision model file (.safetensors): the eager baseline."),
-    artifacts: list[Path] = typer.Argument(None, help="Its exported .pte / .onnx files."),
-    runs: int = typer.Option(50, help="Timed runs per runtime (after warm-up)."),
-    threads: int = typer.Option(2, help="Threads for every runtime."),
-) -> None:
-    """Size and per-image latency of a ViT encoder: eager vs .pte vs .onnx, each in its own process."""
-    from edge_ssl.vision.bench import bench_vit, format_rows
-
-    typer.echo(format_rows(bench_vit(model, [str(a) for a in artifacts or []], runs, threads)), nl=False)

@@ -5,6 +5,9 @@ int8, ExecuTorch .pte fp32 / static int8, ONNX Runtime fp32 / dynamic int8. Per 
 RSS over the process's post-import baseline, p50/p90 latency, real-time factor, and achieved GFLOP/s
 (model FLOPs counted once with ``FlopCounterMode``) against this CPU's 2048^2 fp32 matmul peak, measured
 in the same run. Performance goals are ratios in this table, never pass/fail tests.
+
+A vision model file (``vit``/``mae``) gets the image-encoder rows (``IMAGE_ROWS``) through the same
+export, workers and table: latency is per image (one normalised (C, S, S) input), no RTF.
 """
 from __future__ import annotations
 
@@ -34,6 +37,7 @@ ROWS = {
     "onnx-fp32": ("runner", ".onnx", "none", "none", True),
     "onnx-int8-dynamic": ("runner", ".onnx", "dynamic", "none", True),
 }
+IMAGE_ROWS = ("eager-fp32", "pte-fp32", "onnx-fp32", "onnx-int8-dynamic")  # static int8 calibrates on audio
 
 
 @dataclass
@@ -54,7 +58,7 @@ class Row:
     peak_mem_mb: float        # peak RSS minus the RSS after imports, before loading the model
     p50_ms: float
     p90_ms: float
-    rtf: float                # p50 / audio duration
+    rtf: float | None         # p50 / audio duration (None for images)
     gflops: float             # model FLOPs / p50
     peak_frac: float          # gflops / matmul peak
 
@@ -68,16 +72,25 @@ def _worker(args: list[str]) -> dict:
 
 
 def model_flops(model_path: str, num_samples: int) -> float:
+    """FLOPs of one forward: ``num_samples`` of audio, or one image for an image encoder."""
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
-    from edge_ssl.runtime.eager import load_speech_model
+    from edge_ssl.runtime.eager import load_model_and_meta
 
-    model, _ = load_speech_model(model_path)
+    model, meta = load_model_and_meta(model_path, min_samples=400, max_samples=num_samples)
+    fn, x = (model.features, torch.zeros(1, *meta.image_shape)) if meta.is_image else (model, torch.zeros(1, num_samples))
     counter = FlopCounterMode(display=False)
     with counter, torch.inference_mode():
-        model(torch.zeros(1, num_samples))
+        fn(x)
     return float(counter.get_total_flops())
+
+
+def is_image_model(path: Path) -> bool:
+    from edge_ssl.models.store import read_model_meta
+    from edge_ssl.runtime.eager import VISION_KINDS
+
+    return read_model_meta(path).get("kind") in VISION_KINDS
 
 
 def teacher_fp32_mb(vocab: int = 29) -> float:
@@ -144,19 +157,23 @@ def run_bench(model: str, out: str | Path, cfg: BenchConfig = BenchConfig()) -> 
     out = Path(out)
     work = out / "artifacts"
     work.mkdir(parents=True, exist_ok=True)
-    rows = [r for r in (cfg.only or ROWS) if cfg.hf_baseline or r != "hf-eager-fp32"]
-    unknown = [r for r in rows if r not in ROWS]
-    if unknown:
-        raise EdgeSSLError(f"unknown bench rows {unknown}; choose from {', '.join(ROWS)}")
     model_path = prepare_model(model, work)
-    calibration = cfg.calibration
-    if calibration is None:
-        from edge_ssl.deploy.samples import espeak_manifest
+    image = is_image_model(model_path)
+    allowed = IMAGE_ROWS if image else tuple(ROWS)
+    rows = [r for r in (cfg.only or allowed) if cfg.hf_baseline or r != "hf-eager-fp32"]
+    unknown = [r for r in rows if r not in allowed]
+    if unknown:
+        raise EdgeSSLError(f"unknown bench rows {unknown} for {model_path.name}; choose from {', '.join(allowed)}")
+    calibration, audio_args = None, []  # an image encoder's workers time a seeded random image
+    if not image:
+        calibration = cfg.calibration
+        if calibration is None:
+            from edge_ssl.deploy.samples import espeak_manifest
 
-        calibration = str(work / "speech" / "manifest.jsonl")
-        if not Path(calibration).exists():
-            espeak_manifest(work / "speech")
-    audio = bench_audio(calibration, cfg.seconds, work / "bench_audio.wav")
+            calibration = str(work / "speech" / "manifest.jsonl")
+            if not Path(calibration).exists():
+                espeak_manifest(work / "speech")
+        audio_args = ["--audio", str(bench_audio(calibration, cfg.seconds, work / "bench_audio.wav"))]
     paths = build_artifacts(model_path, rows, work, calibration)
 
     peak = _worker(["peak", "--threads", str(cfg.threads)])["gflops"]
@@ -165,22 +182,32 @@ def run_bench(model: str, out: str | Path, cfg: BenchConfig = BenchConfig()) -> 
     for name in rows:
         kind, _, _, quant, _ = ROWS[name]
         log.info("bench %s", name)
-        r = _worker([kind, str(paths[name]), "--audio", str(audio), "--threads", str(cfg.threads), "--reps",
+        r = _worker([kind, str(paths[name]), *audio_args, "--threads", str(cfg.threads), "--reps",
                      str(cfg.reps), "--warmup", str(cfg.warmup), "--quant", quant])
         ms = np.asarray(r["latencies_ms"])
         p50 = float(np.percentile(ms, 50))
         size = paths[name].stat().st_size / 1e6 if kind == "runner" else _hf_size_mb(model_path)
         gfl = flops / (p50 / 1000) / 1e9
         results.append(Row(name, size, r["peak_rss_mb"] - r["rss_base_mb"], p50, float(np.percentile(ms, 90)),
-                           p50 / 1000 / cfg.seconds, gfl, gfl / peak))
-    summary = {"model": str(model_path), "audio_seconds": cfg.seconds, "threads": cfg.threads, "reps": cfg.reps,
-               "matmul_peak_gflops": peak, "model_gflop": flops / 1e9, "teacher_fp32_mb": teacher_fp32_mb(),
-               "rows": [asdict(r) for r in results], "goals": goals(results, teacher_fp32_mb())}
+                           None if image else p50 / 1000 / cfg.seconds, gfl, gfl / peak))
+    teacher = None if image else teacher_fp32_mb()
+    shape = "x".join(map(str, open_meta(model_path).image_shape)) if image else ""
+    summary = {"model": str(model_path), "task": "image-encoder" if image else "speech",
+               "input": f"one {shape} image" if image else f"{cfg.seconds:.0f} s audio",
+               "audio_seconds": None if image else cfg.seconds, "threads": cfg.threads, "reps": cfg.reps,
+               "matmul_peak_gflops": peak, "model_gflop": flops / 1e9, "teacher_fp32_mb": teacher,
+               "rows": [asdict(r) for r in results], "goals": goals(results, teacher)}
     table = format_table(summary)
     atomic_write_text(out / "bench.json", json.dumps(summary, indent=1))
     atomic_write_text(out / "bench.md", table + "\n")
     plot(results, out / "bench.png", summary)
     return table
+
+
+def open_meta(model_path: Path):
+    from edge_ssl.runtime.eager import load_model_and_meta
+
+    return load_model_and_meta(model_path, min_samples=400, max_samples=16000)[1]
 
 
 def _hf_size_mb(model_path: Path) -> float:
@@ -212,13 +239,13 @@ def goals(rows: list[Row], teacher_mb: float) -> dict:
 
 
 def format_table(s: dict) -> str:
-    lines = [f"model {Path(s['model']).name}: {s['model_gflop']:.1f} GFLOP for {s['audio_seconds']:.0f} s audio, "
+    lines = [f"model {Path(s['model']).name}: {s['model_gflop']:.3g} GFLOP for {s['input']}, "
              f"{s['threads']} threads, {s['reps']} runs; matmul peak {s['matmul_peak_gflops']:.0f} GFLOP/s",
              "", "| backend | size MB | peak mem MB | p50 ms | p90 ms | RTF | GFLOP/s | % peak |",
              "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in s["rows"]:
         lines.append(f"| {r['name']} | {r['size_mb']:.1f} | {r['peak_mem_mb']:.0f} | {r['p50_ms']:.0f} | "
-                     f"{r['p90_ms']:.0f} | {r['rtf']:.4f} | {r['gflops']:.0f} | {100 * r['peak_frac']:.0f}% |")
+                     f"{r['p90_ms']:.0f} | {'-' if r['rtf'] is None else format(r['rtf'], '.4f')} | {r['gflops']:.0f} | {100 * r['peak_frac']:.0f}% |")
     lines.append("")
     lines += [f"- {k}: {v:.3f}" for k, v in s["goals"].items()]
     return "\n".join(lines)
@@ -237,8 +264,9 @@ def plot(rows: list[Row], path: Path, s: dict) -> None:
     ax.barh(names, p90, color="#cbd5e8", label="p90")
     ax.barh(names, p50, color="#3b6fb6", label="p50")
     for i, r in enumerate(rows[::-1]):
-        ax.text(r.p90_ms, i, f"  RTF {r.rtf:.3f}, {100 * r.peak_frac:.0f}% peak", va="center", fontsize=8)
-    ax.set_xlabel(f"latency (ms) for {s['audio_seconds']:.0f} s audio, {s['threads']} threads")
+        rtf = "" if r.rtf is None else f"RTF {r.rtf:.3f}, "
+        ax.text(r.p90_ms, i, f"  {rtf}{100 * r.peak_frac:.0f}% peak", va="center", fontsize=8)
+    ax.set_xlabel(f"latency (ms) for {s['input']}, {s['threads']} threads")
     ax.set_title(Path(s["model"]).name)
     ax.set_xlim(0, max(p90) * 1.6)
     ax.legend(loc="lower right")

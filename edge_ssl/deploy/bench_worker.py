@@ -2,6 +2,7 @@
 threadpool left alive inflated later eager timings 5-10x, shared/STACK.md pitfall 4).
 
     python -m edge_ssl.deploy.bench_worker runner model.pte --audio a.wav --threads 2 --reps 10
+    python -m edge_ssl.deploy.bench_worker runner vit.onnx --threads 2       # image encoder: a seeded image
     python -m edge_ssl.deploy.bench_worker hf model.safetensors ...   # HF HubertForCTC, same shape
     python -m edge_ssl.deploy.bench_worker peak --threads 2           # 2048^2 fp32 matmul GFLOP/s
 
@@ -92,7 +93,9 @@ def main() -> None:
     from edge_ssl.audio.io import load_audio
 
     torch.set_num_threads(a.threads)
-    wave = load_audio(a.audio)
+    wave = load_audio(a.audio) if a.audio else None
+    if wave is None and a.kind == "hf":
+        ap.error("hf needs --audio")
     base = rss_mb()
     t = time.perf_counter()
     if a.kind == "hf":
@@ -106,6 +109,10 @@ def main() -> None:
         from edge_ssl.runtime import open_runner
 
         runner = open_runner(a.path, threads=a.threads, quant=a.quant)
+        if runner.meta.is_image:  # one normalised image (C, S, S)
+            wave = np.random.default_rng(0).standard_normal(runner.meta.image_shape).astype(np.float32)
+        elif wave is None:
+            ap.error(f"{a.path} is a speech model: pass --audio")
 
         def call():
             runner.run(wave)

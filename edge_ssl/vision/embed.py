@@ -11,7 +11,7 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -27,6 +27,9 @@ from edge_ssl.vision.knn import nearest
 from edge_ssl.vision.patches import patchify, unpatchify
 from edge_ssl.vision import plots
 
+if TYPE_CHECKING:
+    from edge_ssl.runtime.meta import ArtifactMeta
+
 log = logging.getLogger(__name__)
 
 
@@ -40,27 +43,27 @@ class Encoder:
     mae: MaskedAutoencoder | None = None  # present for MAE files: reconstructions
 
 
-def artifact_embedder(path: Path) -> Callable[[torch.Tensor], torch.Tensor]:
-    """An exported encoder (batch 1) as a batched embed function. (``edge_ssl.runtime.open_runner`` serves
-    speech artifacts, wave -> logits; image artifacts go through the small runner in vision/export.py.)"""
-    from edge_ssl.vision.export import open_artifact
+def artifact_embedder(path: Path) -> tuple[EmbedFn, "ArtifactMeta"]:
+    """An exported image encoder (batch 1) through its Runner, as a batched embed function."""
+    from edge_ssl.runtime import open_runner
 
-    runner = open_artifact(path)
+    runner = open_runner(path)
+    if not runner.meta.is_image:
+        raise EdgeSSLError(f"{path}: a {runner.meta.task} artifact, not an image encoder (export a vit/mae model)")
 
     def embed(x: torch.Tensor) -> torch.Tensor:  # (B, C, S, S) -> (B, D), one image at a time
-        return torch.cat([runner(x[i:i + 1]).reshape(1, -1) for i in range(x.shape[0])])
-    return embed
+        return torch.stack([torch.from_numpy(runner.run(x[i].numpy())) for i in range(x.shape[0])])
+    return embed, runner.meta
 
 
 def open_encoder(path: str | Path) -> Encoder:
+    """A model file (eager: the ViT itself, batched, plus its config and MAE) or an exported artifact."""
     path = Path(path)
     if not path.is_file():
         raise EdgeSSLError(f"model not found: {path}")
     if path.suffix in (".pte", ".onnx"):
-        from edge_ssl.vision.export import read_sidecar
-
-        meta = read_sidecar(path)
-        return Encoder(artifact_embedder(path), int(meta["image_size"]), int(meta["in_chans"]))
+        embed, meta = artifact_embedder(path)
+        return Encoder(embed, meta.image_size, meta.in_chans)
     from edge_ssl.vision.model_io import load_vision_model
 
     vit, mae, _ = load_vision_model(path)

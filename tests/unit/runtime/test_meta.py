@@ -32,3 +32,23 @@ def test_frame_count_matches_the_conv_stack():
     enc = SpeechEncoder(tiny())
     for n in (400, 719, 720, 16000, 16319, 160000):
         assert META.num_frames(n) == int(enc.frame_lengths(torch.tensor([n]))[0])
+
+
+IMAGE = ArtifactMeta(model_name="vit", model_version="0.1.0+abc", output="features", output_dim=32, min_samples=0,
+                     max_samples=0, task="image-encoder", image_size=16, in_chans=3, mean=(0.485, 0.456, 0.406),
+                     std=(0.229, 0.224, 0.225))
+
+
+def test_image_meta_round_trips_and_speech_task_is_inferred():
+    assert ArtifactMeta.from_values(IMAGE.to_strings(), "v.onnx") == IMAGE
+    assert ArtifactMeta.from_values(IMAGE.to_constant_methods(), "v.pte") == IMAGE
+    assert IMAGE.is_image and IMAGE.image_shape == (3, 16, 16) and IMAGE.embed_dim == 32
+    older = {k: v for k, v in META.to_strings().items() if k != "task"}  # written before ``task`` existed
+    assert ArtifactMeta.from_values(older, "x.onnx").task == "speech-ctc"
+
+
+def test_bad_image_meta_names_the_problem():
+    with pytest.raises(EdgeSSLError, match="v.onnx.*mean/std need 3 values"):
+        ArtifactMeta.from_values({**IMAGE.to_strings(), "mean": "[0.5]"}, "v.onnx")
+    with pytest.raises(EdgeSSLError, match="task 'video' is not one of"):
+        ArtifactMeta.from_values({**IMAGE.to_strings(), "task": "video"}, "v.onnx")
