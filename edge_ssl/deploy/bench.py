@@ -238,14 +238,18 @@ def goals(rows: list[Row], teacher_mb: float) -> dict:
     return g
 
 
+def _ms(v: float) -> str:
+    return f"{v:.0f}" if v >= 100 else f"{v:.2f}"  # per-image latencies are a few ms
+
+
 def format_table(s: dict) -> str:
     lines = [f"model {Path(s['model']).name}: {s['model_gflop']:.3g} GFLOP for {s['input']}, "
              f"{s['threads']} threads, {s['reps']} runs; matmul peak {s['matmul_peak_gflops']:.0f} GFLOP/s",
              "", "| backend | size MB | peak mem MB | p50 ms | p90 ms | RTF | GFLOP/s | % peak |",
              "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in s["rows"]:
-        lines.append(f"| {r['name']} | {r['size_mb']:.1f} | {r['peak_mem_mb']:.0f} | {r['p50_ms']:.0f} | "
-                     f"{r['p90_ms']:.0f} | {'-' if r['rtf'] is None else format(r['rtf'], '.4f')} | {r['gflops']:.0f} | {100 * r['peak_frac']:.0f}% |")
+        lines.append(f"| {r['name']} | {r['size_mb']:.1f} | {r['peak_mem_mb']:.0f} | {_ms(r['p50_ms'])} | "
+                     f"{_ms(r['p90_ms'])} | {'-' if r['rtf'] is None else format(r['rtf'], '.4f')} | {r['gflops']:.0f} | {100 * r['peak_frac']:.0f}% |")
     lines.append("")
     lines += [f"- {k}: {v:.3f}" for k, v in s["goals"].items()]
     return "\n".join(lines)

@@ -113,10 +113,11 @@ def export_model(model_path: str | Path, out: str | Path, cfg: ExportConfig = Ex
             from edge_ssl.deploy.quantize import quantize_pt2e
 
             calib = []
+            if meta.is_image:  # static calibrates on audio; dynamic fails to lower (XNNPACK per-channel
+                # scale assertion on the ViT's linears, executorch 1.5.1)
+                raise EdgeSSLError(f"{model_path}: int8 .pte is not supported for an image encoder; export fp32 .pte "
+                                   "or use `edge-ssl export onnx --quant dynamic`")
             if cfg.quant == "static":
-                if meta.is_image:
-                    raise EdgeSSLError(f"{model_path}: static int8 calibrates on audio; use --quant dynamic for an "
-                                       "image encoder")
                 if not cfg.calibration:
                     raise EdgeSSLError("static int8 needs --calibration MANIFEST (real audio, a few dozen utterances)")
                 calib = [torch.from_numpy(w)[None] for _, w, _ in

@@ -78,11 +78,12 @@ def test_golden_vectors_keep_the_image_shape_and_verify(artifacts):
     assert [r.reference.split()[0] for r in reports] == ["eager", "golden"] and all(r.passed for r in reports)
 
 
-def test_onnx_dynamic_int8_and_static_is_refused(vit_file, tmp_path):
+def test_onnx_dynamic_int8_and_pte_int8_is_refused(vit_file, tmp_path):
     res = export_model(vit_file, tmp_path / "q.onnx", ExportConfig(quant="dynamic", threads=1))
     assert res.passed and open_runner(res.artifact).meta.precision == "int8-dynamic"
-    with pytest.raises(EdgeSSLError, match="static int8 calibrates on audio"):
-        export_model(vit_file, tmp_path / "q.pte", ExportConfig(quant="static"))
+    for quant in ("static", "dynamic"):
+        with pytest.raises(EdgeSSLError, match="int8 .pte is not supported for an image encoder"):
+            export_model(vit_file, tmp_path / "q.pte", ExportConfig(quant=quant))
 
 
 def test_mae_file_exports_its_encoder(tmp_path):
