@@ -5,7 +5,7 @@
     python apps/image_features.py encoder.pte --images photos/ --query me.jpg   # your images, exported model
 
 The model is a ``.safetensors`` file from ``edge-ssl pretrain mae`` (mae or encoder) or an artifact from
-``edge-ssl export-vit`` (.pte / .onnx). Writes into --out:
+``edge-ssl export executorch|onnx`` (.pte / .onnx). Writes into --out:
   retrieval.png        each query and its nearest neighbours (green/red: same/different label)
   pca.png | tsne.png   2-D map of the features coloured by label
   reconstructions.png  original | masked | reconstruction (MAE files only)

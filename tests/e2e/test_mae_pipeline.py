@@ -1,4 +1,5 @@
-"""Tiny end-to-end: pretrain mae (and resume) -> embed a folder -> export the encoder and embed with it."""
+"""Tiny end-to-end: pretrain mae (and resume) -> embed a folder -> export the encoder (`edge-ssl export`)
+and embed with it through its Runner."""
 import json
 
 import pytest
@@ -62,9 +63,10 @@ def test_embed_folder_and_exported_encoder_agree(trained, folder, tmp_path):
     assert len(eager["unreadable"]) == 1 and "broken.png" in eager["unreadable"][0]
 
     onnx = tmp_path / "enc.onnx"
-    invoke(["export-vit", trained / "encoder.safetensors", "--out", onnx])
-    side = json.loads((tmp_path / "enc.onnx.json").read_text())
-    assert side["max_abs_diff_vs_eager"] < 1e-4 and side["image_size"] == 16
+    text = invoke(["export", "onnx", trained / "encoder.safetensors", "--out", onnx])
+    assert "vs eager" in text and "PASS" in text and "FAIL" not in text
+    index = json.loads((tmp_path / "enc.onnx.golden" / "index.json").read_text())
+    assert index["items"][0]["input_shape"] == [3, 16, 16]
     out2 = tmp_path / "onnx"
     invoke(["embed", onnx, "--images", folder, "--out", out2, "--no-probe"])
     via_onnx = json.loads((out2 / "results.json").read_text())
@@ -80,12 +82,9 @@ def test_embed_empty_folder_is_a_clear_error(trained, tmp_path):
 
 @pytest.mark.slow
 def test_export_pte_verifies_with_one_xnnpack_partition(trained, tmp_path):
-    from edge_ssl.vision.export import export_vit
-    from edge_ssl.vision.model_io import load_vision_model
-
-    vit, _, _ = load_vision_model(trained / "encoder.safetensors")
-    report = export_vit(vit, tmp_path / "enc.pte")
-    assert report.verified and report.partitions == 1
+    text = invoke(["export", "executorch", trained / "mae.safetensors", "--out", tmp_path / "enc.pte"])
+    assert "1 XNNPACK partition(s)" in text and "FAIL" not in text
+    assert "PASS" in invoke(["verify", tmp_path / "enc.pte"])
 
 
 @pytest.mark.slow
