@@ -3,6 +3,7 @@
     runner = open_runner("model.pte", threads=2)
     logits = runner.run(wave)          # (S,) float32 at runner.sample_rate -> (T, V)
     runner.tokens, runner.blank_id, runner.frame_stride, runner.min_samples, runner.max_samples
+    feature = open_runner("vit.onnx").run(image)   # image encoder: normalised (C, S, S) -> (D,)
 """
 from __future__ import annotations
 
