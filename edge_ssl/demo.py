@@ -22,27 +22,24 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Scale:
-    utterances: int        # synthetic corpus size (all splits)
-    steps: float           # multiplier on every tiny recipe's max_steps
-    mae_steps: float       # multiplier for the vision recipe
+    utterances: int                  # synthetic corpus size (all splits)
+    steps: dict[str, int]            # optimiser updates per training stage
+    kmeans_restarts: int             # k-means n_init (fairseq: 20; the demo's budget allows fewer)
 
 
 SCALES = {
-    "tiny": Scale(utterances=2000, steps=1.0, mae_steps=1.0),   # the 20-minute default on 2 cores
-    "small": Scale(utterances=6000, steps=4.0, mae_steps=3.0),
-    "full": Scale(utterances=20000, steps=20.0, mae_steps=10.0),
+    # the ~20-minute default on 2 CPU cores: every stage runs, quality is a smoke-level signal
+    "tiny": Scale(1500, {"hubert_iter1": 150, "hubert_iter2": 150, "data2vec": 150, "distill": 150,
+                         "finetune": 600, "mae": 300}, kmeans_restarts=3),
+    "small": Scale(6000, {"hubert_iter1": 1500, "hubert_iter2": 1500, "data2vec": 1500, "distill": 1500,
+                          "finetune": 6000, "mae": 2400}, kmeans_restarts=10),
+    "full": Scale(20000, {"hubert_iter1": 20000, "hubert_iter2": 20000, "data2vec": 20000, "distill": 20000,
+                          "finetune": 40000, "mae": 20000}, kmeans_restarts=20),
 }
 
 
-def _steps(ctx: Context, config: str, mult: float) -> list[str]:
-    """``train.max_steps`` override: the tiny config's value times the scale."""
-    import yaml
-
-    from edge_ssl.recipes.common import resolve_config_path
-
-    data = yaml.safe_load(resolve_config_path(config).read_text())
-    base = data["train"]["max_steps"]
-    return [f"train.max_steps={max(1, round(base * mult))}"]
+def _steps(ctx: Context, stage: str) -> list[str]:
+    return [f"train.max_steps={ctx.options['scale'].steps[stage]}"]
 
 
 def _recipe(module: str, config: str, overrides: list[str]) -> Path:
@@ -76,7 +73,8 @@ def _targets(ctx: Context, name: str, clusters: int, features: str = "mfcc", lay
 
     c = ctx.results["corpus"]
     out = ctx.path(name)
-    cfg = TargetsConfig(features=features, layer=layer or 6, num_clusters=clusters, fit_fraction=0.5)
+    cfg = TargetsConfig(features=features, layer=layer or 6, num_clusters=clusters, fit_fraction=0.5,
+                        n_init=ctx.options["scale"].kmeans_restarts)
     report = build_targets([c["train_path"], c["valid_path"]], out, cfg)
     purity = report["manifests"].get("valid", {})
     return {"labels_path": str(out / "train.km"), "purity": {k: purity.get(k) for k in ("char_purity", "pnmi")}}
@@ -92,7 +90,7 @@ def hubert_iter1(ctx: Context) -> dict:
     model = _recipe("pretrain_hubert", "hubert/tiny", [
         f"out_dir={out}", f"data.train_manifest={c['train_path']}",
         f"data.train_labels={ctx.results['targets_iter1']['labels_path']}",
-        *_steps(ctx, "hubert/tiny", ctx.options["scale"].steps)])
+        *_steps(ctx, "hubert_iter1")])
     return {"model_path": str(model), **_metrics(out)}
 
 
@@ -106,7 +104,7 @@ def hubert_iter2(ctx: Context) -> dict:
     model = _recipe("pretrain_hubert", "hubert/tiny_iter2", [
         f"out_dir={out}", f"data.train_manifest={c['train_path']}",
         f"data.train_labels={ctx.results['targets_iter2']['labels_path']}",
-        *_steps(ctx, "hubert/tiny_iter2", ctx.options["scale"].steps)])
+        *_steps(ctx, "hubert_iter2")])
     return {"model_path": str(model), **_metrics(out)}
 
 
@@ -114,7 +112,7 @@ def data2vec(ctx: Context) -> dict:
     out = ctx.path("data2vec")
     model = _recipe("pretrain_data2vec", "data2vec/tiny", [
         f"out_dir={out}", f"data.train_manifest={ctx.results['corpus']['train_path']}",
-        *_steps(ctx, "data2vec/tiny", ctx.options["scale"].steps)])
+        *_steps(ctx, "data2vec")])
     return {"model_path": str(model), **_metrics(out)}
 
 
@@ -124,7 +122,7 @@ def distill(ctx: Context) -> dict:
     model = _recipe("distill", "distill/tiny", [
         f"out_dir={out}", f"teacher={ctx.results['hubert_iter2']['model_path']}",
         f"data.train_manifest={c['train_path']}", f"data.valid_manifest={c['test_path']}",
-        *_steps(ctx, "distill/tiny", ctx.options["scale"].steps)])
+        *_steps(ctx, "distill")])
     report = json.loads((out / "report.json").read_text()) if (out / "report.json").exists() else {}
     return {"model_path": str(model), **_metrics(out), "report": report}
 
@@ -135,15 +133,15 @@ def finetune(ctx: Context) -> dict:
     model = _recipe("finetune_ctc", "ctc/tiny", [
         f"out_dir={out}", f"model.init_from={ctx.results['distill']['model_path']}",
         f"data.train_manifest={c['train_path']}", f"data.valid_manifest={c['test_path']}",
-        *_steps(ctx, "ctc/tiny", ctx.options["scale"].steps)])
+        "data.max_batch_samples=128000", "optim.lr=0.003", *_steps(ctx, "finetune")])  # 8 s batches: quick steps
     return {"model_path": str(model), **_metrics(out)}
 
 
-ARTIFACTS = {  # name -> (file name, quant)
+ARTIFACTS = {  # bench row name -> (file name, quant)
     "pte-fp32": ("student_fp32.pte", "none"),
-    "pte-int8": ("student_int8.pte", "static"),
+    "pte-int8-static": ("student_int8.pte", "static"),
     "onnx-fp32": ("student_fp32.onnx", "none"),
-    "onnx-int8": ("student_int8.onnx", "dynamic"),
+    "onnx-int8-dynamic": ("student_int8.onnx", "dynamic"),
 }
 
 
@@ -155,29 +153,32 @@ def export(ctx: Context) -> dict:
     for name, (fname, quant) in ARTIFACTS.items():
         res = export_model(model, ctx.path("artifacts", fname), ExportConfig(
             quant=quant, calibration=ctx.results["corpus"]["valid_path"], max_seconds=30.0))
-        worst = max((c.max_abs for r in res.reports for c in r.checks), default=0.0)
         out[name] = {"path": str(res.artifact), "size_mb": res.size_bytes / 1e6, "verified": res.passed,
-                     "max_abs_diff": worst, "partitions": res.partitions}
+                     "verify": [r.format() for r in res.reports], "partitions": res.partitions}
     return {"artifacts": out, **{f"{k}_path": v["path"] for k, v in out.items()}}
 
 
 def transcribe_heldout(ctx: Context) -> dict:
-    """CER/WER on the held-out-voice test split, and latency on 10 s of audio, for eager and every artifact."""
+    """CER/WER on the held-out-voice test split, and latency on 10 s of audio (``edge-ssl bench``, each
+    runtime in its own process, HF transformers eager as the baseline) for eager and every artifact."""
     from edge_ssl.asr.evaluate import evaluate_manifest
-    from edge_ssl.deploy.bench import bench_artifacts
+    from edge_ssl.deploy.bench import BenchConfig, run_bench
     from edge_ssl.runtime import open_runner
 
     test = ctx.results["corpus"]["test_path"]
-    paths = {"eager-fp32": ctx.results["finetune"]["model_path"],
-             **{k: v["path"] for k, v in ctx.results["export"]["artifacts"].items()}}
+    model = ctx.results["finetune"]["model_path"]
+    artifacts = {k: v["path"] for k, v in ctx.results["export"]["artifacts"].items()}
     rows = {}
-    for name, path in paths.items():
+    for name, path in {"eager-fp32": model, **artifacts}.items():
         s = evaluate_manifest(open_runner(path, threads=2), test, ctx.path("eval", name), progress=False)
         rows[name] = {"path": path, "cer": s.cer, "wer": s.wer, "utterances": s.num_utterances}
-    speed = bench_artifacts(paths, ctx.path("bench"), manifest=test, seconds=10.0, threads=2)
-    for name, r in speed.items():
-        rows[name].update(size_mb=r["size_mb"], p50_ms=r["p50_ms"], rtf=r["rtf"])
-    return {"rows": rows, "eval_path": str(ctx.path("eval"))}
+    table = run_bench(model, ctx.path("bench"), BenchConfig(
+        seconds=10.0, threads=2, reps=5, calibration=ctx.results["corpus"]["valid_path"],
+        only=["hf-eager-fp32", "eager-fp32", *artifacts]), artifacts=artifacts)
+    for r in json.loads(ctx.path("bench", "bench.json").read_text())["rows"]:
+        rows.setdefault(r["name"], {"cer": None, "wer": None}).update(
+            size_mb=r["size_mb"], p50_ms=r["p50_ms"], rtf=r["rtf"])
+    return {"rows": rows, "bench_table": table, "bench_path": str(ctx.path("bench", "bench.json"))}
 
 
 # ---- vision stages ----
@@ -185,16 +186,29 @@ def transcribe_heldout(ctx: Context) -> dict:
 def mae(ctx: Context) -> dict:
     out = ctx.path("mae")
     model = _recipe("pretrain_mae", "mae/tiny", [f"out_dir={out}",
-                                                 *_steps(ctx, "mae/tiny", ctx.options["scale"].mae_steps)])
+                                                 *_steps(ctx, "mae")])
     return {"model_path": str(model), **_metrics(out)}
 
 
 def image_features(ctx: Context) -> dict:
-    from edge_ssl.vision.demo import run_image_demo
+    """Export the MAE encoder (.pte, .onnx; verified), then k-NN/probe, retrieval and plots through the
+    .pte (the on-device path), and the eager encoder against its random-init baseline."""
+    from edge_ssl.deploy.pipeline import ExportConfig, export_model
+    from edge_ssl.vision.embed import run_embed
 
+    encoder = Path(ctx.results["mae"]["model_path"]).with_name("encoder.safetensors")
+    encoder = encoder if encoder.exists() else Path(ctx.results["mae"]["model_path"])
     out = ctx.path("image_features")
-    result = run_image_demo(ctx.results["mae"]["model_path"], out, export_dir=ctx.path("artifacts"))
-    return {"report_path": str(out / "report.json"), **result}
+    eager = run_embed(encoder, out / "eager", baseline="random")
+    arts = {}
+    for fmt in ("pte", "onnx"):
+        res = export_model(encoder, ctx.path("artifacts", f"vit_fp32.{fmt}"), ExportConfig())
+        emb = run_embed(res.artifact, out / fmt, probe=False)
+        arts[f"vit-{fmt}-fp32"] = {"path": str(res.artifact), "size_mb": res.size_bytes / 1e6,
+                                   "knn_acc": emb["scores"]["model"]["knn_top1"]}
+    arts["vit-eager-fp32"] = {"path": str(encoder), "size_mb": encoder.stat().st_size / 1e6,
+                              "knn_acc": eager["scores"]["model"]["knn_top1"]}
+    return {"artifacts": arts, "scores": eager["scores"], "report_path": str(out / "eager" / "results.json")}
 
 
 STAGES = [
@@ -260,14 +274,14 @@ def write_report(ctx: Context, table: str, wall_s: float) -> Path:
 
 def run_demo(root: str | Path = "runs/demo", scale: str = "tiny", force: tuple[str, ...] = (),
              only: tuple[str, ...] = (), echo=print) -> tuple[str, Path]:
-    """Run (or resume) the demo under ``root``; returns the summary table and the report path."""
+    """Run (or resume) the demo under ``root/scale``; returns the summary table and the report path."""
     import time
 
     from edge_ssl.errors import EdgeSSLError
 
     if scale not in SCALES:
         raise EdgeSSLError(f"unknown scale {scale!r}; choose from {', '.join(SCALES)}")
-    ctx = Context(Path(root), {"scale": SCALES[scale], "scale_name": scale})
+    ctx = Context(Path(root) / scale, {"scale": SCALES[scale], "scale_name": scale})  # a folder per scale
     ctx.root.mkdir(parents=True, exist_ok=True)
     stages = [s for s in STAGES if not only or s.name in only]
     t0 = time.time()

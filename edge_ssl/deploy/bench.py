@@ -153,7 +153,10 @@ def build_artifacts(model_path: Path, rows: list[str], work: Path, calibration: 
     return paths
 
 
-def run_bench(model: str, out: str | Path, cfg: BenchConfig = BenchConfig()) -> str:
+def run_bench(model: str, out: str | Path, cfg: BenchConfig = BenchConfig(),
+              artifacts: dict[str, Path] | None = None) -> str:
+    """Benchmark ``model`` and its artifacts; ``artifacts`` (row name -> path) reuses ones already exported
+    (e.g. by the demo) instead of exporting them here."""
     out = Path(out)
     work = out / "artifacts"
     work.mkdir(parents=True, exist_ok=True)
@@ -174,7 +177,8 @@ def run_bench(model: str, out: str | Path, cfg: BenchConfig = BenchConfig()) -> 
             if not Path(calibration).exists():
                 espeak_manifest(work / "speech")
         audio_args = ["--audio", str(bench_audio(calibration, cfg.seconds, work / "bench_audio.wav"))]
-    paths = build_artifacts(model_path, rows, work, calibration)
+    given = {k: Path(v) for k, v in (artifacts or {}).items()}
+    paths = {**build_artifacts(model_path, [r for r in rows if r not in given], work, calibration), **given}
 
     peak = _worker(["peak", "--threads", str(cfg.threads)])["gflops"]
     flops = model_flops(str(model_path), round(cfg.seconds * 16000))

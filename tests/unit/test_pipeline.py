@@ -35,3 +35,15 @@ def test_failed_stage_leaves_no_record(tmp_path):
     except RuntimeError:
         pass
     assert not (tmp_path / "stages" / "boom.json").exists()
+
+
+def test_demo_scales_cover_every_training_stage():
+    from edge_ssl.demo import SCALES, STAGES
+    from edge_ssl.recipes.common import resolve_config_path
+
+    trained = {"hubert_iter1", "hubert_iter2", "data2vec", "distill", "finetune", "mae"}
+    assert trained <= {s.name for s in STAGES}
+    for scale in SCALES.values():
+        assert set(scale.steps) == trained and all(n > 0 for n in scale.steps.values())
+    for name in ("hubert/tiny", "hubert/tiny_iter2", "data2vec/tiny", "distill/tiny", "ctc/tiny", "mae/tiny"):
+        assert resolve_config_path(name).is_file()
