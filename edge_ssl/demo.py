@@ -84,28 +84,25 @@ def targets_iter1(ctx: Context) -> dict:
     return _targets(ctx, "hubert_km1", clusters=50)
 
 
-def hubert_iter1(ctx: Context) -> dict:
-    out = ctx.path("hubert_iter1")
-    c = ctx.results["corpus"]
-    model = _recipe("pretrain_hubert", "hubert/tiny", [
-        f"out_dir={out}", f"data.train_manifest={c['train_path']}",
-        f"data.train_labels={ctx.results['targets_iter1']['labels_path']}",
-        *_steps(ctx, "hubert_iter1")])
-    return {"model_path": str(model), **_metrics(out)}
-
-
 def targets_iter2(ctx: Context) -> dict:
     return _targets(ctx, "hubert_km2", clusters=100, features=ctx.results["hubert_iter1"]["model_path"], layer=3)
 
 
-def hubert_iter2(ctx: Context) -> dict:
-    out = ctx.path("hubert_iter2")
-    c = ctx.results["corpus"]
-    model = _recipe("pretrain_hubert", "hubert/tiny_iter2", [
-        f"out_dir={out}", f"data.train_manifest={c['train_path']}",
-        f"data.train_labels={ctx.results['targets_iter2']['labels_path']}",
-        *_steps(ctx, "hubert_iter2")])
+def _hubert(ctx: Context, iteration: int, config: str) -> dict:
+    out = ctx.path(f"hubert_iter{iteration}")
+    model = _recipe("pretrain_hubert", config, [
+        f"out_dir={out}", f"data.train_manifest={ctx.results['corpus']['train_path']}",
+        f"data.train_labels={ctx.results[f'targets_iter{iteration}']['labels_path']}",
+        *_steps(ctx, f"hubert_iter{iteration}")])
     return {"model_path": str(model), **_metrics(out)}
+
+
+def hubert_iter1(ctx: Context) -> dict:
+    return _hubert(ctx, 1, "hubert/tiny")
+
+
+def hubert_iter2(ctx: Context) -> dict:
+    return _hubert(ctx, 2, "hubert/tiny_iter2")
 
 
 def data2vec(ctx: Context) -> dict:

@@ -1,6 +1,5 @@
 """End to end through the CLI: export ONNX (fp32 and ORT int8) of a tiny CTC model, verify it, corrupt it."""
 import json
-import shutil
 
 import numpy as np
 import pytest
@@ -13,31 +12,15 @@ from edge_ssl.runtime import open_runner
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(scope="module")
-def tiny_ctc(tmp_path_factory):
-    from edge_ssl.deploy.samples import random_ctc_model
-
-    return random_ctc_model(tmp_path_factory.mktemp("m") / "tiny_ctc.safetensors", "tiny")
-
-
-@pytest.fixture(scope="module")
-def manifest(tmp_path_factory):
-    from edge_ssl.deploy.samples import espeak_manifest
-
-    if shutil.which("espeak-ng") is None:
-        pytest.skip("espeak-ng not installed")
-    return espeak_manifest(tmp_path_factory.mktemp("speech"), ["the cat sat on the mat", "two small boats"])
-
-
 def invoke(*args):
     res = CliRunner().invoke(app, [str(a) for a in args])
     return res.exit_code, res.output + (str(res.exception) if res.exception and res.exit_code != 1 else "")
 
 
 @pytest.fixture(scope="module")
-def onnx_fp32(tiny_ctc, manifest, tmp_path_factory):
+def onnx_fp32(tiny_ctc, speech_manifest, tmp_path_factory):
     out = tmp_path_factory.mktemp("onnx") / "tiny.onnx"
-    code, text = invoke("export", "onnx", tiny_ctc, "--out", out, "--calibration", manifest, "--max-seconds", 5)
+    code, text = invoke("export", "onnx", tiny_ctc, "--out", out, "--calibration", speech_manifest, "--max-seconds", 5)
     assert code == 0, text
     assert "PASS" in text and "FAIL" not in text
     return out
@@ -63,7 +46,7 @@ def test_onnx_equals_eager_and_refuses_out_of_range(onnx_fp32, tiny_ctc):
         open_runner(onnx_fp32).run(np.zeros(80001, np.float32))
 
 
-def test_verify_cli_passes_then_fails_on_a_mismatch(onnx_fp32, tiny_ctc, manifest, tmp_path):
+def test_verify_cli_passes_then_fails_on_a_mismatch(onnx_fp32, tiny_ctc, speech_manifest, tmp_path):
     code, text = invoke("verify", onnx_fp32, "--json", tmp_path / "v.json")
     assert code == 0, text
     assert all(r["passed"] for r in json.loads((tmp_path / "v.json").read_text()))
@@ -71,15 +54,15 @@ def test_verify_cli_passes_then_fails_on_a_mismatch(onnx_fp32, tiny_ctc, manifes
     from edge_ssl.deploy.samples import random_ctc_model
 
     other = random_ctc_model(tmp_path / "other.safetensors", "tiny", seed=1)
-    wav = sorted(manifest.parent.glob("*.wav"))[0]
+    wav = sorted(speech_manifest.parent.glob("*.wav"))[0]
     code, text = invoke("verify", onnx_fp32, wav, "--model", other)
     assert code == 1 and "FAIL" in text
 
 
-def test_quantize_onnx_int8_reports_accuracy(tiny_ctc, manifest, tmp_path):
+def test_quantize_onnx_int8_reports_accuracy(tiny_ctc, speech_manifest, tmp_path):
     out = tmp_path / "tiny_int8.onnx"
     code, text = invoke("quantize", tiny_ctc, "--backend", "onnx", "--scheme", "dynamic", "--out", out,
-                        "--calibration", manifest, "--max-seconds", 5)
+                        "--calibration", speech_manifest, "--max-seconds", 5)
     assert code == 0, text
     assert "fp32 eager" in text and "int8-dynamic onnx" in text and "CER" in text
     assert open_runner(out).meta.precision == "int8-dynamic"

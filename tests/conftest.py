@@ -1,4 +1,4 @@
-"""A tiny random-weight CTC model and real (espeak-ng) speech, shared by this folder's tests."""
+"""Fixtures shared across the suite: a tiny random-weight CTC model and real (espeak-ng) speech."""
 import shutil
 
 import pytest
