@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from edge_ssl.deploy.samples import random_ctc_model  # random weights, the real model's compute
+
 SENTENCES = [
     "turn on the lights in the kitchen", "what is the weather like tomorrow", "set a timer for ten minutes",
     "call my sister on her mobile phone", "play some quiet music in the living room", "how far is the station",
@@ -33,22 +35,6 @@ SENTENCES = [
     "how many days until the weekend", "send a message saying I will be late", "lower the volume a little",
     "book a table for two at seven",
 ]
-
-
-def student_model(folder: Path) -> Path:
-    """A random-weight CTC model with the DistilHuBERT student's shape: the compute of the real one."""
-    import torch
-
-    from edge_ssl.asr.tokenizer import CharTokenizer
-    from edge_ssl.models.ctc import CTCModel
-    from edge_ssl.models.speech_encoder import distilhubert
-    from edge_ssl.models.store import save_model
-
-    torch.manual_seed(0)
-    tok, cfg = CharTokenizer(), distilhubert()
-    path = folder / "distilhubert_random_ctc.safetensors"
-    save_model(CTCModel(cfg, tok.vocab_size), path, "ctc", cfg, vocab=list(tok.tokens))
-    return path
 
 
 def run_mode(model: Path, wav: Path, mode: str, args) -> dict:
@@ -118,7 +104,7 @@ def main() -> None:
     from edge_ssl.asr.stream import open_recognizer, transcribe_wave
 
     tmp = Path(tempfile.mkdtemp(prefix="bench_latency_"))
-    model = args.model or student_model(tmp)
+    model = args.model or random_ctc_model(tmp / "distilhubert_random_ctc.safetensors", "distilhubert")
     texts = [", ".join(SENTENCES[(i * args.join + j) % len(SENTENCES)] for j in range(args.join))
              for i in range(args.utterances)]
     gaps = [0.6 + 0.1 * (i % 7) for i in range(len(texts) + 1)]  # 0.6-1.2 s of silence between utterances

@@ -22,25 +22,12 @@ from pathlib import Path
 
 import numpy as np
 
+from edge_ssl.deploy.samples import random_ctc_model  # random weights, the real model's compute
+
 
 def rss_mb() -> float:
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-
-
-def tiny_model(folder: Path) -> Path:
-    import torch
-
-    from edge_ssl.asr.tokenizer import CharTokenizer
-    from edge_ssl.models.ctc import CTCModel
-    from edge_ssl.models.speech_encoder import tiny
-    from edge_ssl.models.store import save_model
-
-    torch.manual_seed(0)
-    tok, cfg = CharTokenizer(), tiny()
-    path = folder / "tiny_random_ctc.safetensors"
-    save_model(CTCModel(cfg, tok.vocab_size), path, "ctc", cfg, vocab=list(tok.tokens))
-    return path
 
 
 def long_recording(folder: Path, hours: float, voice: str) -> Path:
@@ -73,7 +60,7 @@ def main() -> None:
     from edge_ssl.audio.sources import FileSource
 
     tmp = Path(tempfile.mkdtemp(prefix="bench_soak_"))
-    model = args.model or tiny_model(tmp)
+    model = args.model or random_ctc_model(tmp / "tiny_random_ctc.safetensors", "tiny")
     wav = long_recording(tmp, args.hours, args.voice)
     session = open_session(model, stream=StreamConfig(mode=args.mode), threads=args.threads)
     source = FileSource(wav, session.sr, speed=args.speed)
