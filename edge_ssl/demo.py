@@ -182,9 +182,8 @@ def transcribe_heldout(ctx: Context) -> dict:
 
 def mae(ctx: Context) -> dict:
     out = ctx.path("mae")
-    model = _recipe("pretrain_mae", "mae/tiny", [f"out_dir={out}",
-                                                 *_steps(ctx, "mae")])
-    return {"model_path": str(model), **_metrics(out)}
+    _recipe("pretrain_mae", "mae/tiny", [f"out_dir={out}", *_steps(ctx, "mae")])
+    return {"model_path": str(out / "mae.safetensors"), **_metrics(out)}
 
 
 def image_features(ctx: Context) -> dict:
@@ -193,8 +192,7 @@ def image_features(ctx: Context) -> dict:
     from edge_ssl.deploy.pipeline import ExportConfig, export_model
     from edge_ssl.vision.embed import run_embed
 
-    encoder = Path(ctx.results["mae"]["model_path"]).with_name("encoder.safetensors")
-    encoder = encoder if encoder.exists() else Path(ctx.results["mae"]["model_path"])
+    encoder = Path(ctx.results["mae"]["model_path"]).with_name("encoder.safetensors")  # the ViT alone
     out = ctx.path("image_features")
     eager = run_embed(encoder, out / "eager", baseline="random")
     arts = {}
