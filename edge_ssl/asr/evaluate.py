@@ -1,12 +1,14 @@
 """WER/CER of a CTC model on a labeled manifest: per-utterance JSONL plus a summary JSON.
 
 The model is any runner (``edge_ssl.asr.transcribe``), so the same evaluation scores an eager model file
-and an exported .onnx/.pte artifact. A file that cannot be read is reported and skipped, not fatal.
+and an exported .onnx/.pte artifact, or a peer engine that returns text (``edge_ssl.asr.peers``). A file
+that cannot be read is reported and skipped, not fatal.
 """
 from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
@@ -16,7 +18,7 @@ from tqdm import tqdm
 
 from edge_ssl.asr.metrics import ErrorCounts, error_counts
 from edge_ssl.asr.tokenizer import normalize_text
-from edge_ssl.asr.transcribe import CTCRunner, decode
+from edge_ssl.asr.transcribe import CTCRunner, TextRecognizer, decode
 from edge_ssl.errors import EdgeSSLError
 from edge_ssl.io import atomic_write_text
 
@@ -34,14 +36,29 @@ class EvalSummary:
     words: int
     char_errors: int
     chars: int
-    decoder: str                 # "greedy" or "beam+lm"
+    decoder: str                 # "greedy", "beam+lm", or a peer engine's own decoding
+    audio_s: float = 0.0         # seconds of scored audio
+    decode_s: float = 0.0        # wall seconds spent turning that audio into text (audio loading excluded)
+    rtf: float = 0.0             # real-time factor: decode_s / audio_s
 
 
-def evaluate_manifest(runner: CTCRunner, manifest: str | Path, out_dir: str | Path | None = None,
+def _wave_to_text(runner: CTCRunner | TextRecognizer,
+                  decoder: Callable[[np.ndarray], str] | None) -> tuple[Callable[[np.ndarray], str], str]:
+    """(wave -> text, the decoder's name for the summary)."""
+    if isinstance(runner, TextRecognizer):
+        if decoder is not None:
+            raise ValueError(f"{type(runner).__name__} decodes itself; it takes no logits decoder")
+        return runner.transcribe, runner.decoder
+    to_text = decoder or (lambda logits: decode(runner, logits))
+    return (lambda wave: to_text(runner.run(wave))), "greedy" if decoder is None else "beam+lm"
+
+
+def evaluate_manifest(runner: CTCRunner | TextRecognizer, manifest: str | Path, out_dir: str | Path | None = None,
                       decoder: Callable[[np.ndarray], str] | None = None, progress: bool = True) -> EvalSummary:
     """Decode every utterance of ``manifest`` and score it against its transcript.
 
-    ``decoder``: logits (T, V) -> text; greedy CTC when None. With ``out_dir``, writes
+    ``runner``: a CTC runner, or a peer engine that returns text. ``decoder``: logits (T, V) -> text for a
+    CTC runner; greedy CTC when None. With ``out_dir``, writes
     ``out_dir/results.jsonl`` (id, ref, hyp, edit counts) and ``out_dir/summary.json`` atomically.
     """
     from edge_ssl.audio.io import load_audio
@@ -52,17 +69,20 @@ def evaluate_manifest(runner: CTCRunner, manifest: str | Path, out_dir: str | Pa
     if unlabeled:
         raise EdgeSSLError(f"{manifest}: {len(unlabeled)} utterance(s) have no 'text' to score against "
                            f"(first: {unlabeled[0]})")
-    to_text = decoder or (lambda logits: decode(runner, logits))
-    rows, total, failed = [], ErrorCounts(), 0
+    to_text, decoder_name = _wave_to_text(runner, decoder)
+    rows, total, failed, audio_s, decode_s = [], ErrorCounts(), 0, 0.0, 0.0
     for utt in tqdm(utts, desc="evaluate", disable=not progress, dynamic_ncols=True):
         try:
             wave = load_audio(utt.audio_path, sample_rate=runner.sample_rate)
-            hyp = to_text(runner.run(wave))
+            t0 = time.perf_counter()
+            hyp = to_text(wave)
+            decode_s += time.perf_counter() - t0
         except EdgeSSLError as e:  # bad file or too-short audio: report, go on
             log.warning("%s: skipped (%s)", utt.id, e)
             rows.append({"id": utt.id, "error": str(e)})
             failed += 1
             continue
+        audio_s += len(wave) / runner.sample_rate
         counts = error_counts(utt.text, hyp)
         total = total + counts
         rows.append({"id": utt.id, "ref": normalize_text(utt.text), "hyp": normalize_text(hyp), **asdict(counts)})
@@ -70,7 +90,7 @@ def evaluate_manifest(runner: CTCRunner, manifest: str | Path, out_dir: str | Pa
         raise EdgeSSLError(f"{manifest}: no utterance could be decoded ({failed} failed)")
     summary = EvalSummary(str(manifest), len(utts) - failed, failed, round(total.wer, 5), round(total.cer, 5),
                           total.word_errors, total.words, total.char_errors, total.chars,
-                          "greedy" if decoder is None else "beam+lm")
+                          decoder_name, round(audio_s, 3), round(decode_s, 3), round(decode_s / audio_s, 4))
     if out_dir is not None:
         out = Path(out_dir)
         atomic_write_text(out / "results.jsonl", "".join(json.dumps(r) + "\n" for r in rows))

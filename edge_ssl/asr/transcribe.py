@@ -7,7 +7,7 @@ and ``run(wave (S,) float32) -> logits (T, V)``: the ``edge_ssl.runtime`` Runner
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
@@ -22,6 +22,16 @@ class CTCRunner(Protocol):
     blank_id: int
 
     def run(self, wave: np.ndarray) -> np.ndarray: ...
+
+
+@runtime_checkable
+class TextRecognizer(Protocol):
+    """An engine that returns text itself, not CTC logits: the peers (``edge_ssl.asr.peers``)."""
+
+    sample_rate: int
+    decoder: str  # how it decodes; recorded in the evaluation summary
+
+    def transcribe(self, wave: np.ndarray) -> str: ...
 
 
 def open_model(path: str | Path, threads: int | None = None) -> CTCRunner:

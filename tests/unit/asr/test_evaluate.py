@@ -52,6 +52,7 @@ def test_perfect_hypotheses_score_zero_and_bad_file_is_reported(tmp_path):
     m = corpus(tmp_path, {4000: "A cat!", 6000: "The dog ran.", 8000: "Hello"}, corrupt=True)
     s = evaluate_manifest(SpellingRunner(TEXTS), m, tmp_path / "eval", progress=False)
     assert (s.cer, s.wer, s.num_utterances, s.num_failed) == (0, 0, 3, 1)
+    assert s.decoder == "greedy" and s.audio_s == pytest.approx(18000 / 16000)  # the bad file is not counted
     rows = [json.loads(x) for x in (tmp_path / "eval" / "results.jsonl").read_text().splitlines()]
     assert [r["id"] for r in rows] == ["u4000", "u6000", "u8000", "bad"] and "error" in rows[-1]
     assert rows[1]["ref"] == "the dog ran"
