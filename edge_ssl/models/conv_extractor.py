@@ -1,5 +1,8 @@
 """The wav2vec 2.0 convolutional feature extractor: raw 16 kHz waveform -> 50 Hz frames.
 
+With ``frontend="logmel"`` the conv stack runs over 100 Hz log-mel frames (models/logmel.py) instead of the
+raw wave: the edge option, ~100x cheaper than learning the filterbank from samples.
+
 Two modes, as in fairseq:
 - ``group_norm``: per-channel time normalisation after the first conv only (wav2vec 2.0 / HuBERT base);
 - ``layer_norm``: a per-frame LayerNorm after every conv (large models, data2vec).
@@ -9,6 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from edge_ssl.models.logmel import LogMel
 from edge_ssl.models.norm import LayerNorm, TimeNorm
 
 
@@ -44,13 +48,18 @@ class ConvBlock(nn.Module):
 
 
 class ConvFeatureExtractor(nn.Module):
-    """(B, S) waveform -> (B, T, C) frames. ``layers`` is a list of (channels, kernel, stride)."""
+    """(B, S) waveform -> (B, T, C) frames. ``layers`` is a list of (channels, kernel, stride), applied to the
+    raw wave (``frontend="conv"``) or to ``n_mels`` log-mel channels at 100 Hz (``frontend="logmel"``)."""
 
-    def __init__(self, layers: list[tuple[int, int, int]], mode: str = "group_norm", bias: bool = False):
+    def __init__(self, layers: list[tuple[int, int, int]], mode: str = "group_norm", bias: bool = False,
+                 frontend: str = "conv", n_mels: int = 80):
         super().__init__()
         if mode not in ("group_norm", "layer_norm"):
             raise ValueError(f"extractor_mode must be group_norm or layer_norm, got {mode!r}")
-        blocks, c_in = [], 1
+        if frontend not in ("conv", "logmel"):
+            raise ValueError(f"frontend must be conv or logmel, got {frontend!r}")
+        self.logmel = LogMel(n_mels) if frontend == "logmel" else None
+        blocks, c_in = [], (n_mels if self.logmel is not None else 1)
         for i, (c_out, k, s) in enumerate(layers):
             norm = ("time" if i == 0 else None) if mode == "group_norm" else "layer"
             blocks.append(ConvBlock(c_in, c_out, k, s, bias, norm))
@@ -58,17 +67,21 @@ class ConvFeatureExtractor(nn.Module):
         self.conv_layers = nn.ModuleList(blocks)
         self.mode = mode
         self.out_dim = c_in
+        # The mel stage acts as one more strided "layer" (kernel 400, hop 160) in front of the blocks.
+        geometry = ([(0, LogMel.kernel, LogMel.stride)] if self.logmel is not None else []) + list(layers)
         self.downsample_rate = 1
-        for _, _, s in layers:
+        for _, _, s in geometry:
             self.downsample_rate *= s
         # The shortest input that yields one frame (400 samples = 25 ms for the standard stack).
         rf = 1
-        for _, k, s in reversed(layers):
+        for _, k, s in reversed(geometry):
             rf = (rf - 1) * s + k
         self.receptive_field = rf
 
     def frame_lengths(self, lengths: torch.Tensor) -> torch.Tensor:
         """Sample counts (B,) -> frame counts (B,)."""
+        if self.logmel is not None:
+            lengths = self.logmel.out_length(lengths)
         for block in self.conv_layers:
             lengths = block.out_length(lengths)
         return lengths
@@ -76,6 +89,10 @@ class ConvFeatureExtractor(nn.Module):
     def forward(self, wave: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         # wave: (B, S) -> (B, T, C)
         x = wave.reshape(wave.shape[0], 1, -1)  # (B, 1, S); a view XNNPACK takes (unsqueeze(1) it does not)
+        if self.logmel is not None:
+            x = self.logmel(x)                  # (B, n_mels, T_mel)
+            if lengths is not None:
+                lengths = self.logmel.out_length(lengths)
         for block in self.conv_layers:
             x = block(x, lengths)
             if lengths is not None:

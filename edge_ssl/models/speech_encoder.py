@@ -27,6 +27,8 @@ class EncoderConfig:
     conv_layers: list[tuple[int, int, int]] = field(default_factory=lambda: list(WAV2VEC2_CONV))  # (channels, kernel, stride)
     extractor_mode: Literal["group_norm", "layer_norm"] = "group_norm"  # base: group_norm; large/data2vec: layer_norm
     conv_bias: bool = False              # large (LV-60) and data2vec use conv bias
+    frontend: Literal["conv", "logmel"] = "conv"  # conv: learned from raw samples (the papers); logmel: edge option
+    n_mels: int = 80                     # log-mel bins when frontend == "logmel"
     embed_dim: int = 768                 # transformer width
     num_layers: int = 12
     num_heads: int = 12
@@ -78,7 +80,8 @@ class SpeechEncoder(nn.Module):
     def __init__(self, cfg: EncoderConfig):
         super().__init__()
         self.cfg = copy.deepcopy(cfg)
-        self.feature_extractor = ConvFeatureExtractor(cfg.conv_layers, cfg.extractor_mode, cfg.conv_bias)
+        self.feature_extractor = ConvFeatureExtractor(cfg.conv_layers, cfg.extractor_mode, cfg.conv_bias,
+                                                      cfg.frontend, cfg.n_mels)
         self.feature_projection = FeatureProjection(
             self.feature_extractor.out_dim, cfg.embed_dim, cfg.feature_dropout, cfg.layer_norm_eps,
             cfg.feature_projection_norm)
@@ -175,7 +178,21 @@ def tiny(**overrides) -> EncoderConfig:
     return EncoderConfig(**{**kw, **overrides})
 
 
-SIZES = {"base": base, "large": large, "data2vec_base": data2vec_base, "distilhubert": distilhubert, "tiny": tiny}
+def edge(**overrides) -> EncoderConfig:
+    """The edge ASR shape (the bundled model): log-mel front-end + 2 convs to 50 Hz, 6 x 192 pre-LN (~3.1M)."""
+    kw = dict(frontend="logmel", conv_layers=[(256, 3, 1), (256, 3, 2)], embed_dim=192, num_layers=6,
+              num_heads=4, ffn_dim=768, layer_norm_first=True, pos_conv_kernel=32, pos_conv_groups=16,
+              layerdrop=0.0)
+    return EncoderConfig(**{**kw, **overrides})
+
+
+def tiny_logmel(**overrides) -> EncoderConfig:
+    """``tiny`` with the log-mel front-end: tests and the CPU demo."""
+    return tiny(**{"frontend": "logmel", "conv_layers": [(64, 3, 1), (64, 3, 2)], **overrides})
+
+
+SIZES = {"base": base, "large": large, "data2vec_base": data2vec_base, "distilhubert": distilhubert, "tiny": tiny,
+         "edge": edge, "tiny_logmel": tiny_logmel}
 
 
 def encoder_config(size: str, **overrides) -> EncoderConfig:
