@@ -25,7 +25,8 @@ FRONTEND = "model.encoder.feature_extractor"  # module path of the conv front-en
 # The feature projection (512 -> C, ~2% of the DistilHuBERT-shape weights) stays fp32: its int8 output
 # feeding an fp32 positional conv failed to lower ("Weight and Input should both be quantized", executorch
 # 1.5.1); with the conv int8 as well it may lower, not yet checked.
-ALWAYS_FP32 = ("model.encoder.feature_projection",)
+# The log-mel front-end is fixed DSP over a 90 dB power range that int8 cannot hold.
+ALWAYS_FP32 = ("model.encoder.feature_projection", "model.encoder.feature_extractor.logmel")
 
 
 def _weighted_op_filter(keep_frontend_fp32: bool):
@@ -84,12 +85,29 @@ def quantize_onnx(fp32_path: str | Path, out_path: str | Path, metadata: dict[st
         try:
             quant_pre_process(str(fp32_path), str(pre), skip_symbolic_shape=True)
             quantize_dynamic(str(pre), str(tmp), op_types_to_quantize=["MatMul"], weight_type=QuantType.QInt8,
-                             reduce_range=True, per_channel=False)
+                             reduce_range=True, per_channel=False, nodes_to_exclude=_fp32_onnx_nodes(pre))
         finally:
             pre.unlink(missing_ok=True)
         model = onnx.load(str(tmp))
         set_onnx_metadata(model, metadata)
         onnx.save(model, str(tmp))
+
+
+def _fp32_onnx_nodes(path: Path) -> list[str]:
+    """MatMuls that feed a Log (through Adds): the log-mel filterbank, whose input power spans ~90 dB.
+    Found by structure, because the exporter folds the filterbank's name away."""
+    import onnx
+
+    graph = onnx.load(str(path)).graph
+    producer = {out: n for n in graph.node for out in n.output}
+    keep = []
+    for log_node in (n for n in graph.node if n.op_type == "Log"):
+        node = producer.get(log_node.input[0])
+        while node is not None and node.op_type == "Add":
+            node = next((producer[i] for i in node.input if i in producer), None)
+        if node is not None and node.op_type == "MatMul":
+            keep.append(node.name)
+    return keep
 
 
 def set_onnx_metadata(model, metadata: dict[str, str]) -> None:
