@@ -28,6 +28,7 @@ from edge_ssl.errors import EdgeSSLError
 from edge_ssl.io import atomic_write_text
 from edge_ssl.targets import kmeans
 from edge_ssl.targets.labels import SAMPLE_RATE, write_labels
+from edge_ssl.threads import one_thread
 
 log = logging.getLogger(__name__)
 
@@ -97,18 +98,26 @@ def char_frames(text: str, wave: np.ndarray, num_frames: int, label_rate: float)
     return ref
 
 
-def _each(utts: list[Utterance], fn: FeatureFn, errors: list[str]):
-    for utt in utts:
+def _each(utts: list[Utterance], fn: FeatureFn, errors: list[str], known: dict[int, np.ndarray] | None = None):
+    """(utterance, wave, features) per utterance; ``known`` holds features already computed, by index."""
+    for i, utt in enumerate(utts):
         try:
             wave = load_audio(utt.audio_path)
-            yield utt, wave, fn(wave)
+            yield utt, wave, known[i] if known and i in known else fn(wave)
         except EdgeSSLError as e:  # report, go on, fail at the end (a label file must align)
             errors.append(f"{utt.id}: {e}")
             log.warning("skipping %s: %s", utt.id, e)
 
 
 def build_targets(manifests: list[str | Path], out_dir: str | Path, cfg: TargetsConfig) -> dict:
-    """Fit on a sample of ``manifests[0]``, label every manifest; returns the ``targets.json`` report."""
+    """Fit on a sample of ``manifests[0]``, label every manifest; returns the ``targets.json`` report.
+
+    Runs on one thread (``edge_ssl.threads``): every step works on one utterance's small arrays."""
+    with one_thread():
+        return _build_targets(manifests, out_dir, cfg)
+
+
+def _build_targets(manifests: list[str | Path], out_dir: str | Path, cfg: TargetsConfig) -> dict:
     if not manifests:
         raise EdgeSSLError("give at least one manifest (the first one is the k-means fitting set)")
     out = Path(out_dir)
@@ -122,15 +131,16 @@ def build_targets(manifests: list[str | Path], out_dir: str | Path, cfg: Targets
     sample = [f for _, _, f in _each([fit_utts[i] for i in pick], fn, errors)]
     if errors:
         raise EdgeSSLError(f"{len(errors)} bad utterance(s) in the fitting sample: {'; '.join(errors[:5])}")
+    fitted = dict(zip(pick.tolist(), sample))  # the dump of manifests[0] reuses these features
     centroids = kmeans.fit_kmeans(sample, cfg.num_clusters, cfg.seed, cfg.batch_size, cfg.n_init)
 
     report = {"features": desc, "label_rate": label_rate, "num_clusters": cfg.num_clusters,
               "fit_utterances": len(pick), "fit_frames": int(sum(len(s) for s in sample)),
               "config": asdict(cfg), "manifests": {}}
     labels_by_set = {}
-    for name, utts in sets.items():
+    for n, (name, utts) in enumerate(sets.items()):
         labels, refs, hyps = [], [], []
-        for utt, wave, feats in _each(utts, fn, errors):
+        for utt, wave, feats in _each(utts, fn, errors, fitted if n == 0 else None):
             lab = kmeans.assign(feats, centroids)
             labels.append(lab)
             if utt.text:
