@@ -44,10 +44,12 @@ class Encoder:
 
 
 def artifact_embedder(path: Path) -> tuple[EmbedFn, "ArtifactMeta"]:
-    """An exported image encoder (batch 1) through its Runner, as a batched embed function."""
+    """An exported image encoder (batch 1) through its Runner, as a batched embed function. One thread: one
+    small image per call leaves a second thread mostly waiting (the demo's ViT on 2 shared cores: 1.7 ms
+    per image on one thread, 4.7 ms on the runtime's default two)."""
     from edge_ssl.runtime import open_runner
 
-    runner = open_runner(path)
+    runner = open_runner(path, threads=1)
     if not runner.meta.is_image:
         raise EdgeSSLError(f"{path}: a {runner.meta.task} artifact, not an image encoder (export a vit/mae model)")
 
