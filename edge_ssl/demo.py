@@ -251,16 +251,16 @@ def write_report(ctx: Context, table: str, wall_s: float) -> Path:
     from edge_ssl.io import atomic_write_text
 
     r = ctx.results
-    total = sum(r.get(st.name, {}).get("seconds", 0) for st in STAGES)
+    total, cpu = (sum(r.get(st.name, {}).get(k, 0) for st in STAGES) for k in ("seconds", "cpu_seconds"))
     lines = ["# edge-ssl demo report", "", f"Scale: `{ctx.options['scale_name']}`; all stages took {total / 60:.1f} min "
-             f"when they ran; this invocation took {wall_s / 60:.1f} min (finished stages are reused).", "",
-             "## Summary", "", table, ""]
-    lines += ["## Stages", "", "| stage | seconds | notes |", "|---|---|---|"]
+             f"({cpu / 60:.1f} CPU-min) when they ran; this invocation took {wall_s / 60:.1f} min (finished stages "
+             "are reused).", "", "## Summary", "", table, ""]
+    lines += ["## Stages", "", "| stage | seconds | CPU seconds | notes |", "|---|---|---|---|"]
     for st in STAGES:
         res = r.get(st.name, {})
         notes = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in res.items()
                           if k in ("first_loss", "last_loss", "steps"))
-        lines.append(f"| {st.title} | {res.get('seconds', '-')} | {notes} |")
+        lines.append(f"| {st.title} | {res.get('seconds', '-')} | {res.get('cpu_seconds', '-')} | {notes} |")
     lines += ["", "## Plots", ""]
     for png in sorted(ctx.root.glob("*/*.png")):
         lines.append(f"![{png.parent.name}/{png.name}]({png.relative_to(ctx.root)})")
@@ -280,9 +280,11 @@ def run_demo(root: str | Path = "runs/demo", scale: str = "tiny", force: tuple[s
         raise EdgeSSLError(f"unknown scale {scale!r}; choose from {', '.join(SCALES)}")
     ctx = Context(Path(root) / scale, {"scale": SCALES[scale], "scale_name": scale})  # a folder per scale
     ctx.root.mkdir(parents=True, exist_ok=True)
-    stages = [s for s in STAGES if not only or s.name in only]
+    unknown = set(only) - {s.name for s in STAGES}
+    if unknown:
+        raise EdgeSSLError(f"unknown stage(s) {', '.join(sorted(unknown))}; choose from {', '.join(s.name for s in STAGES)}")
     t0 = time.time()
-    run_stages(stages, ctx, echo=echo, force=force)
+    run_stages(STAGES, ctx, echo=echo, force=force, only=only)
     table = format_table(summary_table(ctx.results))
     report = write_report(ctx, table, time.time() - t0)
     return table, report

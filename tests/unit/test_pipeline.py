@@ -1,5 +1,7 @@
 import json
 
+import pytest
+
 from edge_ssl.pipeline import Context, Stage, run_stages
 
 
@@ -47,3 +49,29 @@ def test_demo_scales_cover_every_training_stage():
         assert set(scale.steps) == trained and all(n > 0 for n in scale.steps.values())
     for name in ("hubert/tiny", "hubert/tiny_iter2", "data2vec/tiny", "distill/tiny", "ctc/tiny", "mae/tiny"):
         assert resolve_config_path(name).is_file()
+
+
+def test_only_runs_the_named_stages_on_the_records_of_the_others(tmp_path):
+    from edge_ssl.errors import EdgeSSLError
+
+    calls = []
+
+    def make(ctx):
+        calls.append("make")
+        p = ctx.path("thing.txt")
+        p.write_text("x")
+        return {"thing_path": str(p), "n": 3}
+
+    def use(ctx):
+        calls.append("use")
+        return {"n2": ctx.results["make"]["n"] * 2}
+
+    stages = [Stage("make", "make a thing", make), Stage("use", "use it", use)]
+    with pytest.raises(EdgeSSLError, match="stage 'make' has not finished"):
+        run_stages(stages, Context(tmp_path / "fresh"), echo=lambda s: None, only=("use",))
+    run_stages(stages, Context(tmp_path), echo=lambda s: None)
+    out = run_stages(stages, Context(tmp_path), echo=lambda s: None, force=("use",), only=("use",))
+    assert calls == ["use", "make", "use", "use"] and out["use"]["n2"] == 6
+    rec = json.loads((tmp_path / "stages" / "use.json").read_text())
+    assert rec["cpu_seconds"] >= 0 and rec["seconds"] >= 0
+
