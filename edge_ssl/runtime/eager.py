@@ -49,6 +49,8 @@ def model_artifact_meta(model: torch.nn.Module, file_meta: dict, path: str | Pat
         output, dim, tokens = "features", enc.embed_dim, ()
     else:
         raise EdgeSSLError(f"{path}: cannot run or export a {kind!r} model as speech (expected ctc or speech_encoder)")
+    # At least two frames: shorter inputs fail inside the graph (a log-mel model's receptive field is 1040 samples)
+    min_samples = max(min_samples, enc.receptive_field + enc.downsample_rate)
     return ArtifactMeta(
         model_name=Path(path).stem, model_version=model_version(path), output=output, output_dim=dim,
         min_samples=min_samples, max_samples=max_samples, frame_stride=enc.downsample_rate,

@@ -45,3 +45,10 @@ def test_quantizer_filter_never_annotates_the_logmel():
         meta = {"nn_module_stack": {"k": ("model.encoder.feature_extractor.logmel", object)}}
 
     assert not _weighted_op_filter(False)(N())
+
+
+def test_length_range_starts_at_two_frames(logmel_ctc):
+    from edge_ssl.runtime.eager import load_model_and_meta
+
+    _, meta = load_model_and_meta(logmel_ctc, min_samples=800, max_samples=48000)
+    assert meta.min_samples == 1040 + 320 and meta.num_frames(meta.min_samples) == 2
