@@ -195,6 +195,15 @@ def transcribe_heldout(ctx: Context) -> dict:
         for name, path in {"eager-fp32": model, **artifacts}.items():
             s = evaluate_manifest(open_runner(path, threads=1), test, ctx.path("eval", name), progress=False)
             rows[name] = {"path": path, "cer": s.cer, "wer": s.wer, "utterances": s.num_utterances}
+        # The bundled model (the same recipes at a larger budget) on the same clips, for scale: size and
+        # evaluation RTF only, since the latency bench below is about the demo's own model.
+        from edge_ssl.assets import ARTIFACTS
+        if ARTIFACTS["pte"].is_file():
+            s = evaluate_manifest(open_runner(ARTIFACTS["pte"], threads=1), test, ctx.path("eval", "bundled"),
+                                  progress=False)
+            rows["bundled-edge_en-pte-int8"] = {"path": str(ARTIFACTS["pte"]), "cer": s.cer, "wer": s.wer,
+                                                "utterances": s.num_utterances, "rtf": s.rtf,
+                                                "size_mb": ARTIFACTS["pte"].stat().st_size / 1e6}
     table = run_bench(model, ctx.path("bench"), BenchConfig(
         seconds=10.0, threads=2, reps=5, calibration=ctx.results["corpus"]["valid_path"],
         only=["hf-eager-fp32", "eager-fp32", *artifacts]), artifacts=artifacts)
