@@ -15,7 +15,7 @@ set -euo pipefail
 DATA=${DATA:-data/synth_big}
 OUT=${OUT:-runs/lowlabel_edge}
 PT_STEPS=${PT_STEPS:-2000}
-FT_STEPS=${FT_STEPS:-800}
+FT_STEPS=${FT_STEPS:-1000}
 KD_STEPS=${KD_STEPS:-400}
 SCRATCH_STEPS=${SCRATCH_STEPS:-$((PT_STEPS + FT_STEPS))}
 if [ "$SCRATCH_STEPS" -lt $((PT_STEPS + FT_STEPS)) ]; then
