@@ -7,7 +7,6 @@ import typer
 
 from edge_ssl.cli.app import app
 
-DEFAULT_MODEL = "runs/ctc_tiny/model.safetensors"  # where `edge-ssl finetune -c ctc/tiny` writes (as transcribe)
 
 
 class LiveDisplay:
@@ -61,7 +60,8 @@ class LiveDisplay:
 
 @app.command(context_settings={"help_option_names": ["-h", "--help"]})
 def listen(
-    model: str = typer.Option(DEFAULT_MODEL, "--model", "-m", help="CTC model artifact: .safetensors, .onnx or .pte."),
+    model: str = typer.Option(None, "--model", "-m", help="CTC model artifact: .safetensors, .onnx or .pte "
+                              "(default: the bundled English int8 .pte)."),
     device: str = typer.Option(None, "--device", "-d", help="Input device index or name part (default: the system's)."),
     list_devices: bool = typer.Option(False, "--list-devices", help="List input devices and exit."),
     replay: str = typer.Option(None, "--replay", help="Replay this audio file as the microphone."),
@@ -88,6 +88,9 @@ def listen(
     if list_devices:
         typer.echo("input devices (* = default):\n" + format_devices(list_input_devices()))
         return
+    if model is None:
+        from edge_ssl.assets import bundled_model
+        model = str(bundled_model())
     if not Path(model).exists():
         raise EdgeSSLError(f"no model at {model}: pass --model PATH (a CTC model .safetensors, or an exported "
                            ".onnx/.pte); `edge-ssl finetune -c ctc/tiny` trains one")

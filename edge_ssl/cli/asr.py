@@ -70,7 +70,8 @@ def evaluate(
 @app.command(context_settings=HELP)
 def transcribe(
     files: list[Path] = typer.Argument(..., help="Audio files or directories (any sample rate / channel count)."),
-    model: Path = typer.Option("runs/ctc_tiny/model.safetensors", "--model", "-m", help="CTC model file."),
+    model: Path = typer.Option(None, "--model", "-m", help="CTC model: .safetensors, .onnx or .pte "
+                               "(default: the bundled English int8 .pte)."),
     fmt: str = typer.Option("text", "--format", "-f", help="text (file<TAB>text), timestamps, jsonl or srt."),
     out_dir: Path = typer.Option(None, "--out-dir", help="Write <name>.<format> per input here, not to stdout."),
     vad: str = typer.Option("auto", help="VAD that cuts long files into segments: auto, silero or energy."),
@@ -90,6 +91,9 @@ def transcribe(
     paths = expand_audio_paths(files)
     if fmt == "srt" and len(paths) > 1 and out_dir is None:
         raise EdgeSSLError("--format srt with several files needs --out-dir (one .srt per file)")
+    if model is None:
+        from edge_ssl.assets import bundled_model
+        model = bundled_model()
     runner = open_model(model)
     failed = 0
     for f in tqdm(paths, desc="transcribe", unit="file", disable=None if len(paths) > 1 else True):
