@@ -3,12 +3,11 @@ transcribes a voice it never heard (flite's rms is held out of its training corp
 import re
 
 import pytest
-import soxr
 
 from edge_ssl.asr.metrics import corpus_error_rates
 from edge_ssl.assets import ARTIFACTS, bundled_model
-from edge_ssl.audio.io import save_wav
-from edge_ssl.data.tts import Prompt, Voice, synthesize, unavailable_reason
+from edge_ssl.data.manifest import read_manifest
+from tts_clips import speak
 
 pytestmark = pytest.mark.e2e
 
@@ -21,15 +20,8 @@ SENTENCES = ["the children played in the garden after school", "she bought a new
 
 @pytest.fixture(scope="module")
 def held_out_wavs(tmp_path_factory):
-    voice = Voice("flite", "rms")
-    if (why := unavailable_reason(voice)) is not None:
-        pytest.skip(why)
-    root = tmp_path_factory.mktemp("rms")
-    paths = []
-    for i, (wave, sr) in enumerate(synthesize(voice, [Prompt(t, 1.0, 0.0) for t in SENTENCES])):
-        paths.append(root / f"rms_{i}.wav")
-        save_wav(paths[-1], soxr.resample(wave, sr, 16000))
-    return paths
+    manifest = speak("flite", "rms", SENTENCES, tmp_path_factory.mktemp("rms"))
+    return [u.audio_path for u in read_manifest(manifest)]
 
 
 def test_artifacts_ship_within_30_mb_with_their_card():

@@ -2,12 +2,9 @@
 import json
 
 import pytest
-import soxr
 
 from edge_ssl.asr.peers import ENGINES
-from edge_ssl.audio.io import save_wav
-from edge_ssl.data.manifest import Utterance, write_manifest
-from edge_ssl.data.tts import Prompt, Voice, synthesize, unavailable_reason
+from tts_clips import speak
 
 pytestmark = pytest.mark.e2e
 
@@ -18,16 +15,7 @@ SENTENCES = ["the quick brown fox jumps over the lazy dog", "please call stella 
 @pytest.fixture(scope="module")
 def flite_manifest(tmp_path_factory):
     """Three sentences in flite's kal voice (8 kHz, clear), stored at 16 kHz."""
-    voice = Voice("flite", "kal")
-    if (why := unavailable_reason(voice)) is not None:
-        pytest.skip(why)
-    root = tmp_path_factory.mktemp("flite")
-    utts, spoken = [], synthesize(voice, [Prompt(t, 1.0, 0.0) for t in SENTENCES])
-    for i, (text, (wave, sr)) in enumerate(zip(SENTENCES, spoken)):
-        wave = soxr.resample(wave, sr, 16000)  # (S,) at 16 kHz
-        save_wav(root / f"kal_{i}.wav", wave)
-        utts.append(Utterance(f"kal_{i}", root / f"kal_{i}.wav", len(wave), text))
-    return write_manifest(utts, root / "manifest.jsonl")
+    return speak("flite", "kal", SENTENCES, tmp_path_factory.mktemp("flite"))
 
 
 @pytest.mark.parametrize("engine", ENGINES)
