@@ -5,9 +5,8 @@ import pytest
 from edge_ssl.pipeline import Context, Stage, run_stages
 
 
-def test_stages_run_once_and_rerun_when_outputs_vanish(tmp_path):
-    calls = []
-
+def make_and_use(calls: list[str]) -> list[Stage]:
+    """Two stages: ``make`` writes a file and returns n=3; ``use`` doubles make's n. Each logs into ``calls``."""
     def make(ctx):
         calls.append("make")
         p = ctx.path("thing.txt")
@@ -18,7 +17,12 @@ def test_stages_run_once_and_rerun_when_outputs_vanish(tmp_path):
         calls.append("use")
         return {"n2": ctx.results["make"]["n"] * 2}
 
-    stages = [Stage("make", "make a thing", make), Stage("use", "use it", use)]
+    return [Stage("make", "make a thing", make), Stage("use", "use it", use)]
+
+
+def test_stages_run_once_and_rerun_when_outputs_vanish(tmp_path):
+    calls = []
+    stages = make_and_use(calls)
     out = run_stages(stages, Context(tmp_path), echo=lambda s: None)
     assert out["use"]["n2"] == 6 and calls == ["make", "use"]
     run_stages(stages, Context(tmp_path), echo=lambda s: None)
@@ -68,18 +72,7 @@ def test_only_runs_the_named_stages_on_the_records_of_the_others(tmp_path):
     from edge_ssl.errors import EdgeSSLError
 
     calls = []
-
-    def make(ctx):
-        calls.append("make")
-        p = ctx.path("thing.txt")
-        p.write_text("x")
-        return {"thing_path": str(p), "n": 3}
-
-    def use(ctx):
-        calls.append("use")
-        return {"n2": ctx.results["make"]["n"] * 2}
-
-    stages = [Stage("make", "make a thing", make), Stage("use", "use it", use)]
+    stages = make_and_use(calls)
     with pytest.raises(EdgeSSLError, match="stage 'make' has not finished"):
         run_stages(stages, Context(tmp_path / "fresh"), echo=lambda s: None, only=("use",))
     run_stages(stages, Context(tmp_path), echo=lambda s: None)

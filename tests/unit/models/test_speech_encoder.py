@@ -1,13 +1,15 @@
 import pytest
 import torch
 
-from edge_ssl.models.speech_encoder import SIZES, build_encoder, encoder_config, tiny
+from edge_ssl.models.speech_encoder import SIZES, build_encoder, encoder_config, tiny, tiny_logmel
 
 
-@pytest.mark.parametrize("mode,pre_ln,depth", [("group_norm", False, 1), ("layer_norm", True, 1), ("layer_norm", False, 3)])
-def test_padded_batch_equals_single(mode, pre_ln, depth):
+@pytest.mark.parametrize("mode,pre_ln,depth,frontend", [("group_norm", False, 1, "conv"), ("layer_norm", True, 1, "conv"),
+                                                       ("layer_norm", False, 3, "conv"), ("group_norm", True, 1, "logmel")])
+def test_padded_batch_equals_single(mode, pre_ln, depth, frontend):
     torch.manual_seed(0)
-    m = build_encoder(tiny(extractor_mode=mode, layer_norm_first=pre_ln, pos_conv_depth=depth,
+    size = tiny_logmel if frontend == "logmel" else tiny
+    m = build_encoder(size(extractor_mode=mode, layer_norm_first=pre_ln, pos_conv_depth=depth,
                            pos_conv_kernel=16 if depth == 1 else 5)).eval()
     lengths = torch.tensor([16000, 9000, 4000])
     wave = torch.randn(3, 16000) * (torch.arange(16000)[None] < lengths[:, None])
