@@ -120,12 +120,16 @@ def data2vec(ctx: Context) -> dict:
     return {"model_path": str(model), **_metrics(out)}
 
 
+def _manifests(ctx: Context) -> list[str]:
+    """Train on the corpus's train split, score on its held-out voices."""
+    c = ctx.results["corpus"]
+    return [f"data.train_manifest={c['train_path']}", f"data.valid_manifest={c['test_path']}"]
+
+
 def distill(ctx: Context) -> dict:
     out = ctx.path("student")
-    c = ctx.results["corpus"]
     model = _recipe("distill", "distill/tiny", [
-        f"out_dir={out}", f"teacher={ctx.results['hubert_iter2']['model_path']}",
-        f"data.train_manifest={c['train_path']}", f"data.valid_manifest={c['test_path']}",
+        f"out_dir={out}", f"teacher={ctx.results['hubert_iter2']['model_path']}", *_manifests(ctx),
         *_steps(ctx, "distill")])
     report = json.loads((out / "report.json").read_text()) if (out / "report.json").exists() else {}
     return {"model_path": str(model), **_metrics(out), "report": report}
@@ -133,10 +137,8 @@ def distill(ctx: Context) -> dict:
 
 def finetune(ctx: Context) -> dict:
     out = ctx.path("ctc")
-    c = ctx.results["corpus"]
     model = _recipe("finetune_ctc", "ctc/tiny", [
-        f"out_dir={out}", f"model.init_from={ctx.results['distill']['model_path']}",
-        f"data.train_manifest={c['train_path']}", f"data.valid_manifest={c['test_path']}",
+        f"out_dir={out}", f"model.init_from={ctx.results['distill']['model_path']}", *_manifests(ctx),
         "data.max_batch_samples=128000", "optim.lr=0.003", *_steps(ctx, "finetune")])  # 8 s batches: quick steps
     return {"model_path": str(model), **_metrics(out)}
 
