@@ -39,6 +39,16 @@ def test_unknown_key_names_the_key_and_file(tmp_path):
         load_config(Run, None, ["encoder.nope=3"])
 
 
+def test_exponent_without_a_dot_is_a_float(tmp_path):
+    # YAML 1.1 reads 5e-4 as a string; it is what users type on the command line and in YAML
+    p = tmp_path / "c.yaml"
+    p.write_text("optim:\n  lr: 5e-4\n")
+    assert load_config(Run, p).optim.lr == 5e-4
+    assert load_config(Run, None, ["optim.lr=2e-3"]).optim.lr == 2e-3
+    with pytest.raises(ConfigError, match="optim.lr: expected float, got 'fast'"):
+        load_config(Run, None, ["optim.lr=fast"])
+
+
 def test_wrong_type_names_the_key():
     with pytest.raises(ConfigError, match="steps: expected int"):
         load_config(Run, None, ["steps=abc"])
