@@ -1,5 +1,7 @@
-"""Fixtures shared across the suite: a tiny random-weight CTC model and real (espeak-ng) speech."""
+"""Fixtures shared across the suite: a tiny random-weight CTC model, real (espeak-ng) speech, and the CLI as a
+user runs it."""
 import shutil
+import sys
 
 import pytest
 
@@ -18,3 +20,16 @@ def speech_manifest(tmp_path_factory):
     return espeak_manifest(tmp_path_factory.mktemp("speech"), [
         "the quick brown fox jumps over the lazy dog", "a small model runs on the phone",
         "seven green apples fell from the tree"])
+
+
+@pytest.fixture
+def run_cli(monkeypatch, capsys):
+    """``edge-ssl ARGS`` through ``main()`` (errors become a message and an exit code): -> (exit code, stderr)."""
+    from edge_ssl.cli import main
+
+    def run(*args):
+        monkeypatch.setattr(sys, "argv", ["edge-ssl", *map(str, args)])
+        with pytest.raises(SystemExit) as e:
+            main()
+        return e.value.code, capsys.readouterr().err
+    return run

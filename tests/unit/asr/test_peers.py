@@ -3,29 +3,21 @@ import sys
 
 import pytest
 
-from edge_ssl.cli import main
-
-
-def run_cli(monkeypatch, capsys, *args):
-    monkeypatch.setattr(sys, "argv", ["edge-ssl", *args])
-    with pytest.raises(SystemExit) as e:
-        main()
-    return e.value.code, capsys.readouterr().err
-
 
 @pytest.mark.parametrize("engine,module,package", [("whisper-tiny.en", "faster_whisper", "faster-whisper"),
                                                     ("pocketsphinx", "pocketsphinx", "pocketsphinx")])
-def test_missing_engine_package_names_the_extra(monkeypatch, capsys, tmp_path, engine, module, package):
+def test_missing_engine_package_names_the_extra(monkeypatch, run_cli, tmp_path, engine, module, package):
     monkeypatch.setitem(sys.modules, module, None)  # import now raises ImportError, as when not installed
-    code, err = run_cli(monkeypatch, capsys, "evaluate", "--engine", engine, str(tmp_path / "m.jsonl"))
+    code, err = run_cli("evaluate", "--engine", engine, str(tmp_path / "m.jsonl"))
     assert code == 2
     assert err.startswith("error: ") and package in err and "[peers]" in err
 
 
-def test_unknown_engine_and_wrong_arity_are_clear_errors(monkeypatch, capsys):
-    code, err = run_cli(monkeypatch, capsys, "evaluate", "--engine", "kaldi", "m.jsonl")
+def test_unknown_engine_and_wrong_arity_are_clear_errors(run_cli):
+    code, err = run_cli("evaluate", "--engine", "kaldi", "m.jsonl")
     assert code == 2 and "pocketsphinx, whisper-tiny.en" in err
-    code, err = run_cli(monkeypatch, capsys, "evaluate", "--engine", "pocketsphinx", "model.onnx", "m.jsonl")
+    code, err = run_cli("evaluate", "--engine", "pocketsphinx", "model.onnx", "m.jsonl")
     assert code == 2 and "--engine NAME MANIFEST" in err
-    code, err = run_cli(monkeypatch, capsys, "evaluate", "m.jsonl")
+    code, err = run_cli("evaluate", "m.jsonl")
     assert code == 2 and "MODEL MANIFEST" in err
+
