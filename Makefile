@@ -27,7 +27,7 @@ system-deps:
 $(STAMP): pyproject.toml | system-deps
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -e ".[dev,tts,peers]"
+	$(VENV)/bin/pip install -q -e ".[dev,tts,peers,lm]"
 	# Silero VAD's ONNX model ships in this wheel; its declared deps (torch, torchaudio) would pull a CUDA
 	# torch, and pyproject cannot say --no-deps for one package, so it is installed here (see pyproject).
 	$(VENV)/bin/pip install -q --no-deps silero-vad==6.2.3

@@ -1,5 +1,6 @@
 """Speech recognition commands: ``finetune`` (CTC), ``distill`` (DistilHuBERT), ``evaluate`` (WER/CER),
-``transcribe`` (offline, per file). Training commands run the same under ``torchrun -m edge_ssl ...``."""
+``build-lm`` (word n-gram LM for ``evaluate --lm``), ``transcribe`` (offline, per file). Training commands run
+the same under ``torchrun -m edge_ssl ...``."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -40,8 +41,14 @@ def evaluate(
     out: Path = typer.Option(None, "--out", "-o", help="Folder for results.jsonl and summary.json (default: "
                              "<model stem>_eval/<manifest stem> beside the model; <engine>_eval/<manifest "
                              "stem> beside the manifest)."),
+    lm: Path = typer.Option(None, "--lm", help="ARPA word LM (edge-ssl build-lm): CTC beam search with it "
+                            "instead of greedy decoding (needs: pip install -e '.\\[lm]')."),
+    beam: int = typer.Option(50, "--beam", help="With --lm: hypotheses kept per frame."),
+    lm_weight: float = typer.Option(2.0, "--lm-weight", help="With --lm: weight of the LM's log10 probability."),
+    word_score: float = typer.Option(0.0, "--word-score", help="With --lm: score added per word."),
 ) -> None:
-    """WER and CER with greedy CTC decoding (or a peer engine's own); per-utterance JSONL and a summary JSON."""
+    """WER and CER with greedy CTC decoding, beam search with a word LM (--lm), or a peer engine's own
+    decoding; per-utterance JSONL and a summary JSON."""
     import json
     from dataclasses import asdict
 
@@ -51,6 +58,8 @@ def evaluate(
     if len(paths) != (1 if engine else 2):
         raise EdgeSSLError(f"evaluate takes {'--engine NAME MANIFEST' if engine else 'MODEL MANIFEST'}; "
                            f"got {len(paths)} path(s): {' '.join(map(str, paths))}")
+    if engine and lm:
+        raise EdgeSSLError(f"--lm is for CTC models; engine {engine} decodes with its own language model")
     if engine:
         from edge_ssl.asr.peers import open_peer
 
@@ -61,10 +70,36 @@ def evaluate(
 
         model, manifest = paths
         runner, out = open_model(model), out or model.parent / f"{model.stem}_eval" / manifest.stem
-    summary = evaluate_manifest(runner, manifest, out)
+    decoder = None
+    if lm:
+        from edge_ssl.asr.beam import BeamOptions, LexiconBeamDecoder
+
+        opts = BeamOptions(beam=beam, lm_weight=lm_weight, word_score=word_score)
+        decoder = LexiconBeamDecoder(lm, runner.tokens, runner.blank_id, opts)
+    summary = evaluate_manifest(runner, manifest, out, decoder=decoder)
     typer.echo(json.dumps(asdict(summary), indent=2))
     typer.echo(f"CER {summary.cer:.2%}  WER {summary.wer:.2%}  RTF {summary.rtf:.3f}  "
                f"({summary.num_utterances} utterances) -> {out}")
+
+
+@app.command("build-lm", context_settings=HELP)
+def build_lm(
+    texts: list[Path] = typer.Argument(None, help="Text files, one sentence per line."),
+    wordnet: bool = typer.Option(False, "--wordnet", help="Add WordNet's example sentences (the synthetic "
+                                 "corpus's prompts)."),
+    exclude: list[Path] = typer.Option(None, "--exclude", help="Manifest whose transcripts the LM must not "
+                                       "contain (its test set); repeatable."),
+    order: int = typer.Option(3, "--order", help="n-gram order (2 or more)."),
+    out: Path = typer.Option(Path("lm.arpa"), "--out", "-o", help="ARPA file to write."),
+) -> None:
+    """Word n-gram LM (interpolated modified Kneser-Ney) as an ARPA file, for ``evaluate --lm``."""
+    from edge_ssl.asr.lm_text import gather_lm_text
+    from edge_ssl.asr.ngram import write_arpa
+
+    text = gather_lm_text(texts or [], wordnet, exclude or [])
+    stats = write_arpa(text.sentences, out, order)
+    typer.echo(f"{stats.sentences} sentences ({text.dropped} dropped: in an --exclude manifest), "
+               f"n-grams per order {list(stats.counts)} -> {out}")
 
 
 @app.command(context_settings=HELP)

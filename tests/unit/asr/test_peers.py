@@ -1,4 +1,4 @@
-"""``edge-ssl evaluate --engine``: what a user sees when an engine cannot be used."""
+"""``edge-ssl evaluate --engine``: what a user sees when an engine cannot be used (or is given an LM)."""
 import sys
 
 import pytest
@@ -21,3 +21,7 @@ def test_unknown_engine_and_wrong_arity_are_clear_errors(run_cli):
     code, err = run_cli("evaluate", "m.jsonl")
     assert code == 2 and "MODEL MANIFEST" in err
 
+
+def test_lm_with_an_engine_is_a_clear_error(run_cli, tmp_path):
+    code, err = run_cli("evaluate", "--engine", "pocketsphinx", "--lm", tmp_path / "lm.arpa", tmp_path / "m.jsonl")
+    assert code == 2 and "--lm" in err and "pocketsphinx" in err
