@@ -3,6 +3,7 @@ runs it; under ``torchrun --nproc_per_node N -m edge_ssl ...`` the same command 
 from __future__ import annotations
 
 import importlib
+import os
 
 import typer
 
@@ -25,7 +26,8 @@ def run_named_recipe(module: str, config: str | None, overrides: list[str]) -> N
 
     recipe = importlib.import_module(f"edge_ssl.recipes.{module}")
     out = run_recipe(recipe.Config, recipe.train, config, overrides or [])
-    typer.echo(f"done: {out}")
+    if os.environ.get("RANK", "0") == "0":  # under torchrun, one line for the run, not one per rank
+        typer.echo(f"done: {out}")
 
 
 @app.command(context_settings={"help_option_names": ["-h", "--help"]})

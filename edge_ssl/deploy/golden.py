@@ -9,6 +9,7 @@ any normalisation; for an image encoder the normalised (C, S, S) image, row-majo
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -43,6 +44,9 @@ def tolerance_for(precision: str) -> float:
 def write_golden(artifact: str | Path, items: list[GoldenItem], precision: str, source_model: str | Path) -> Path:
     final = golden_dir(artifact)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    tmp.chmod(0o777 & ~umask)  # mkdtemp makes it 0700; the published folder gets a normal folder's mode
     try:
         index = {"artifact": Path(artifact).name, "precision": precision, "source_model": str(Path(source_model).resolve()),
                  "tolerance_rel_max_abs": tolerance_for(precision), "dtype": "float32 little-endian", "items": []}

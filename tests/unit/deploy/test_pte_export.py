@@ -1,6 +1,7 @@
 """Export the tiny CTC model to .pte once; check partitions, metadata, equality with eager, range errors,
 golden vectors, verify, and bad files."""
 import json
+import os
 import shutil
 
 import numpy as np
@@ -80,6 +81,9 @@ def test_golden_vectors_and_verify(exported, tmp_path):
     assert exported.passed and {r.reference.split()[0] for r in exported.reports} == {"eager", "golden"}
     golden = exported.artifact.with_name(exported.artifact.name + ".golden")
     index = json.loads((golden / "index.json").read_text())
+    umask = os.umask(0)
+    os.umask(umask)
+    assert golden.stat().st_mode & 0o777 == 0o777 & ~umask  # a normal folder, not mkdtemp's 0700
     assert len(index["items"]) == 2 and index["items"][0]["text"] is not None
     first = index["items"][0]
     expected = np.fromfile(golden / first["expected"], dtype="<f4").reshape(first["shape"])
