@@ -1,5 +1,6 @@
 """Tiny end-to-end run: teacher file -> distill (CLI) -> student file + report -> finetune from the student."""
 import json
+import os
 import subprocess
 import sys
 
@@ -14,11 +15,15 @@ from edge_ssl.models.store import read_model_meta, save_model
 pytestmark = pytest.mark.e2e
 
 
-def cli(*args):
-    return subprocess.run([sys.executable, "-m", "edge_ssl", *map(str, args)], capture_output=True, text=True)
+def cli(*args, torchrun: bool = False):
+    launcher = ["-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29531"] if torchrun else []
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, *launcher, "-m", "edge_ssl", *map(str, args)], capture_output=True,
+                          text=True, env=env, timeout=600)
 
 
-def test_distill_then_finetune_the_student(tmp_path):
+def make_corpus_and_teacher(tmp_path):
+    """6 labeled noise clips (m.jsonl) and a random 4-layer tiny teacher (teacher.safetensors)."""
     rng = np.random.default_rng(0)
     utts = []
     for i in range(6):
@@ -29,6 +34,9 @@ def test_distill_then_finetune_the_student(tmp_path):
     teacher_cfg = tiny(num_layers=4)
     save_model(SpeechEncoder(teacher_cfg), tmp_path / "teacher.safetensors", "speech_encoder", teacher_cfg)
 
+
+def test_distill_then_finetune_the_student(tmp_path):
+    make_corpus_and_teacher(tmp_path)
     out = tmp_path / "student"
     r = cli("distill", "-c", "distill/tiny", f"out_dir={out}", f"teacher={tmp_path / 'teacher.safetensors'}",
             f"data.train_manifest={tmp_path / 'm.jsonl'}", f"data.valid_manifest={tmp_path / 'm.jsonl'}",
@@ -48,6 +56,28 @@ def test_distill_then_finetune_the_student(tmp_path):
             "train.max_steps=2", "model.freeze_encoder_steps=1")
     assert r.returncode == 0, r.stderr[-3000:]
     assert read_model_meta(tmp_path / "ctc" / "model.safetensors")["kind"] == "ctc"
+
+
+def test_distill_and_finetune_under_torchrun(tmp_path):
+    """2 gloo processes: each recipe trains, rank 0 alone writes the model, the report / the held-out
+    evaluation, and says ``done:`` once."""
+    make_corpus_and_teacher(tmp_path)
+    data = [f"data.train_manifest={tmp_path / 'm.jsonl'}", f"data.valid_manifest={tmp_path / 'm.jsonl'}",
+            "data.max_batch_samples=60000", "train.max_steps=2"]
+    out = tmp_path / "student"
+    r = cli("distill", "-c", "distill/tiny", f"out_dir={out}", f"teacher={tmp_path / 'teacher.safetensors'}",
+            *data, "report_utterances=2", torchrun=True)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert r.stdout.count("done:") == 1
+    assert (out / "report.json").is_file() and read_model_meta(out / "model.safetensors")["kind"] == "speech_encoder"
+
+    ctc = tmp_path / "ctc"
+    r = cli("finetune", "-c", "ctc/tiny", f"out_dir={ctc}", f"model.init_from={out / 'model.safetensors'}", *data,
+            "model.freeze_encoder_steps=1", torchrun=True)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert r.stdout.count("done:") == 1
+    assert read_model_meta(ctc / "model.safetensors")["kind"] == "ctc"
+    assert json.loads((ctc / "valid" / "summary.json").read_text())["num_utterances"] == 6
 
 
 def test_mismatched_teacher_names_tensors(tmp_path):
