@@ -2,15 +2,15 @@
 # The low-label experiment in one command, on the edge architecture (log-mel + 2 convs -> 50 Hz, 6 x 192
 # pre-LN, ~3.1M params) and data/synth_big (10200 training utterances, 19 voices; test = 4 held-out voices):
 #   (1) HuBERT iteration 1 on all training audio, no labels -> CTC on 10% of the labels
-#   (2) the same architecture from scratch, CTC on the same 10%
+#   (2) the same architecture from scratch, CTC on the same 10% (and (2b): with only arm 1's FT_STEPS updates)
 #   (3) DistilHuBERT of (1)'s teacher (front-end + 2 layers, heads for layers 2, 4, 6) -> CTC on the same 10%
 # then the CER table and plot (docs/lowlabel.md).
 #   bash recipes/configs/lowlabel/run.sh                         # DATA=data/synth_big OUT=runs/lowlabel_edge
 #   PT_STEPS=500 FT_STEPS=300 KD_STEPS=100 bash recipes/configs/lowlabel/run.sh      # a shorter run
 # Budget: every update sees 20 s of audio. Arm 1: PT_STEPS + FT_STEPS; arm 2: SCRATCH_STEPS (default
-# PT_STEPS + FT_STEPS, never fewer) CTC updates; arm 3: arm 1's pretraining + KD_STEPS + FT_STEPS.
+# PT_STEPS + FT_STEPS, never fewer) CTC updates; arm 2b: FT_STEPS; arm 3: arm 1's pretraining + KD_STEPS + FT_STEPS.
 # Two lanes run side by side, one thread each (on 2 cores, one OpenMP thread per process is ~2.6x faster
-# than two threads fighting over the cores): lane A = arm 2; lane B = targets -> pretrain -> arm 1 -> arm 3.
+# than two threads fighting over the cores): lane A = arms 2, 2b; lane B = targets -> pretrain -> arm 1 -> arm 3.
 set -euo pipefail
 DATA=${DATA:-data/synth_big}
 OUT=${OUT:-runs/lowlabel_edge}
@@ -29,7 +29,9 @@ valid="data.valid_manifest=$DATA/test.jsonl"
 ft=(train.max_steps="$FT_STEPS" model.freeze_encoder_steps=$((FT_STEPS / 10)))
 [ -f "$DATA/test.jsonl" ] || { echo "$DATA/test.jsonl missing: edge-ssl prepare synth $DATA -n 12000 --augment-prob 0.6 --seed 1" >&2; exit 2; }
 
-$ES finetune -c lowlabel/scratch out_dir="$OUT/scratch" "$data" "$valid" train.max_steps="$SCRATCH_STEPS" &
+# lane A: arm 2, then arm 2b (scratch with only FT_STEPS updates: pretraining's worth at equal CTC updates)
+{ $ES finetune -c lowlabel/scratch out_dir="$OUT/scratch" "$data" "$valid" train.max_steps="$SCRATCH_STEPS"
+  $ES finetune -c lowlabel/scratch out_dir="$OUT/scratch_short" "$data" "$valid" train.max_steps="$FT_STEPS"; } &
 scratch=$!
 
 [ -f "$OUT/km1/train.km" ] || $ES hubert-targets "$DATA/train.jsonl" "$DATA/valid.jsonl" --out "$OUT/km1" -k 100
