@@ -20,3 +20,8 @@ def bundled_model(fmt: str = "pte") -> Path:
         raise EdgeSSLError(f"the bundled model {path} is missing from this installation; pass --model PATH, "
                            "or rebuild it with recipes/bundled/run.sh")
     return path
+
+
+def model_or_bundled(model: str | Path | None) -> Path:
+    """The model a command was given, or the bundled .pte when it was given none (transcribe, listen)."""
+    return Path(model) if model else bundled_model()

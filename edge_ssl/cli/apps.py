@@ -8,7 +8,6 @@ import typer
 from edge_ssl.cli.app import app
 
 
-
 class LiveDisplay:
     """Finals are printed as lines; the partial of the utterance in progress is redrawn under them.
 
@@ -88,9 +87,9 @@ def listen(
     if list_devices:
         typer.echo("input devices (* = default):\n" + format_devices(list_input_devices()))
         return
-    if model is None:
-        from edge_ssl.assets import bundled_model
-        model = str(bundled_model())
+    from edge_ssl.assets import model_or_bundled
+
+    model = str(model_or_bundled(model))
     if not Path(model).exists():
         raise EdgeSSLError(f"no model at {model}: pass --model PATH (a CTC model .safetensors, or an exported "
                            ".onnx/.pte); `edge-ssl finetune -c ctc/tiny` trains one")

@@ -126,10 +126,9 @@ def transcribe(
     paths = expand_audio_paths(files)
     if fmt == "srt" and len(paths) > 1 and out_dir is None:
         raise EdgeSSLError("--format srt with several files needs --out-dir (one .srt per file)")
-    if model is None:
-        from edge_ssl.assets import bundled_model
-        model = bundled_model()
-    runner = open_model(model)
+    from edge_ssl.assets import model_or_bundled
+
+    runner = open_model(model_or_bundled(model))
     failed = 0
     for f in tqdm(paths, desc="transcribe", unit="file", disable=None if len(paths) > 1 else True):
         try:

@@ -3,7 +3,6 @@ runs it; under ``torchrun --nproc_per_node N -m edge_ssl ...`` the same command 
 from __future__ import annotations
 
 import importlib
-import os
 
 import typer
 
@@ -23,10 +22,11 @@ PRETRAIN_RECIPES = {
 
 def run_named_recipe(module: str, config: str | None, overrides: list[str]) -> None:
     from edge_ssl.recipes.common import run_recipe
+    from edge_ssl.training.distributed import process_rank
 
     recipe = importlib.import_module(f"edge_ssl.recipes.{module}")
     out = run_recipe(recipe.Config, recipe.train, config, overrides or [])
-    if os.environ.get("RANK", "0") == "0":  # under torchrun, one line for the run, not one per rank
+    if process_rank() == 0:  # under torchrun, one line for the run, not one per rank
         typer.echo(f"done: {out}")
 
 

@@ -31,13 +31,18 @@ class DistInfo:
         return self.world_size > 1
 
 
+def process_rank() -> int:
+    """This process's global rank under torchrun (RANK), 0 for a single process."""
+    return int(os.environ.get("RANK", "0"))
+
+
 def init_distributed(device: str = "auto") -> DistInfo:
     """Join the process group when launched by torchrun (WORLD_SIZE > 1); else a single process.
 
     ``device``: "auto" (cuda:LOCAL_RANK if available, else cpu), "cpu" or "cuda".
     """
     world = int(os.environ.get("WORLD_SIZE", "1"))
-    rank = int(os.environ.get("RANK", "0"))
+    rank = process_rank()
     local = int(os.environ.get("LOCAL_RANK", "0"))
     use_cuda = torch.cuda.is_available() if device == "auto" else device == "cuda"
     dev = torch.device(f"cuda:{local}") if use_cuda else torch.device("cpu")
