@@ -17,7 +17,7 @@ from edge_ssl.data.manifest import Utterance
 
 class AudioDataset(Dataset):
     def __init__(self, utts: Sequence[Utterance], max_samples: int | None = None,
-                 crop: Literal["random", "start"] = "random", seed: int = 0):
+                 crop: Literal["random", "start"] = "random", seed: int = 0, crop_multiple: int = 1):
         if crop not in ("random", "start"):
             raise ValueError(f"crop must be 'random' or 'start', got {crop!r}")
         if max_samples is not None and max_samples <= 0:
@@ -26,6 +26,7 @@ class AudioDataset(Dataset):
         self.max_samples = max_samples  # crop longer utterances to this many samples (None: keep whole)
         self.crop = crop                # "random" for pretraining, "start" for deterministic evaluation
         self.seed = seed
+        self.crop_multiple = crop_multiple  # crops start on a multiple of this (a frame hop: cached targets align)
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -44,7 +45,8 @@ class AudioDataset(Dataset):
         excess = num_samples - (self.max_samples or num_samples)
         if excess <= 0 or self.crop == "start":
             return 0
-        return int(np.random.default_rng([self.seed, self.epoch, index]).integers(0, excess + 1))
+        start = int(np.random.default_rng([self.seed, self.epoch, index]).integers(0, excess + 1))
+        return start - start % self.crop_multiple
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         utt = self.utts[index]
@@ -52,7 +54,8 @@ class AudioDataset(Dataset):
         start = self.crop_offset(index, len(wave))
         if self.max_samples is not None:
             wave = wave[start:start + self.max_samples]
-        return {"wave": torch.from_numpy(np.ascontiguousarray(wave)), "id": utt.id, "text": utt.text, "index": index}
+        return {"wave": torch.from_numpy(np.ascontiguousarray(wave)), "id": utt.id, "text": utt.text, "index": index,
+                "start": start}
 
 
 def collate(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -67,4 +70,5 @@ def collate(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "ids": [it["id"] for it in items],
         "texts": [it["text"] for it in items],
         "indices": torch.tensor([it["index"] for it in items], dtype=torch.int64),  # (B,)
+        "starts": torch.tensor([it.get("start", 0) for it in items], dtype=torch.int64),  # (B,) crop offsets
     }

@@ -34,8 +34,9 @@ class AudioDataConfig:
 
 
 def build_audio_data(cfg: AudioDataConfig, info: DistInfo, seed: int, manifest: str | None = None,
-                     crop: str = "random"):
-    """(dataset, sampler, collate) over a manifest, sharded over ranks, bucketed by duration."""
+                     crop: str = "random", crop_multiple: int = 1):
+    """(dataset, sampler, collate) over a manifest, sharded over ranks, bucketed by duration.
+    ``crop_multiple``: random crops start on a multiple of it (a frame hop, so cached frame targets align)."""
     from edge_ssl.data.dataset import AudioDataset, collate
     from edge_ssl.data.manifest import read_manifest
     from edge_ssl.data.sampler import BucketBatchSampler
@@ -44,7 +45,8 @@ def build_audio_data(cfg: AudioDataConfig, info: DistInfo, seed: int, manifest: 
     kept = [u for u in utts if u.num_samples >= cfg.min_sample_size]
     if len(kept) < len(utts):
         log.info("skipping %d utterances shorter than %d samples", len(utts) - len(kept), cfg.min_sample_size)
-    dataset = AudioDataset(kept, max_samples=cfg.max_sample_size or None, crop=crop, seed=seed)
+    dataset = AudioDataset(kept, max_samples=cfg.max_sample_size or None, crop=crop, seed=seed,
+                           crop_multiple=crop_multiple)
     lengths = [min(u.num_samples, cfg.max_sample_size or u.num_samples) for u in kept]
     sampler = BucketBatchSampler(lengths, cfg.max_batch_samples, cfg.max_batch_size or None, shuffle=True,
                                  seed=seed, num_replicas=info.world_size, rank=info.rank)

@@ -37,6 +37,9 @@ class Config:
     data: AudioDataConfig = field(default_factory=lambda: AudioDataConfig(max_sample_size=250_000))
     student: StudentConfig = field(default_factory=StudentConfig)
     cos_weight: float = 1.0                # λ of the cosine term (DistilHuBERT: 1)
+    # Folder for cached teacher features (targets/teacher_cache.py): the teacher runs once over the training
+    # audio instead of on every batch. "" = run the teacher on every batch (cheap teachers, tiny runs).
+    teacher_cache: str = ""
     report_utterances: int = 200           # held-out utterances (data.valid_manifest) for the similarity report
     # s3prl DistilHuBERT: AdamW lr 2e-4, 7% linear warm-up then linear decay, 200k steps, batch 24
     optim: OptimConfig = field(default_factory=lambda: OptimConfig(
@@ -58,9 +61,10 @@ def load_teacher(path: str) -> SpeechEncoder:
 class DistillModule(nn.Module):
     """Frozen teacher + trainable Distiller; ``forward(batch) -> (loss, logs)`` for ``training.loop.fit``."""
 
-    def __init__(self, teacher: SpeechEncoder, distiller: Distiller, cos_weight: float):
+    def __init__(self, teacher: SpeechEncoder, distiller: Distiller, cos_weight: float, cache=None):
         super().__init__()
         self.teacher, self.distiller, self.cos_weight = teacher, distiller, cos_weight
+        self.cache = cache  # a TeacherCache over the training audio, or None: run the teacher per batch
         self.layers = list(distiller.cfg.target_layers)
         # Nothing is masked while distilling: mask_emb keeps its (teacher's) value for fine-tuning, and an
         # unused trainable tensor would stall DDP's gradient reduction.
@@ -76,10 +80,28 @@ class DistillModule(nn.Module):
             out = self.teacher.extract_features(wave, lengths, num_layers=max(self.layers))
         return torch.stack([out.hidden_states[k] for k in self.layers], dim=1)  # (B, N, T, D)
 
+    def cached_targets(self, batch: dict, num_frames: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The crops' teacher frames from the cache -> (targets (B, N, T, D), pad mask (B, T), True where
+        there is no target). Crops start on a frame hop, so frame k of a crop is teacher frame start/hop + k."""
+        hop = self.teacher.downsample_rate
+        counts = self.distiller.student.frame_lengths(batch["lengths"])          # (B,)
+        rows = [self.cache.frames(i, int(s) // hop, int(n)) for i, s, n in zip(batch["ids"], batch["starts"], counts)]
+        B, (N, D) = len(rows), rows[0].shape[1:]
+        target = torch.zeros(B, num_frames, N, D)
+        missing = torch.ones(B, num_frames, dtype=torch.bool)
+        for b, r in enumerate(rows):
+            target[b, :len(r)] = r[:num_frames]
+            missing[b, :len(r)] = False
+        return target.transpose(1, 2).to(batch["wave"].device), missing.to(batch["wave"].device)
+
     def forward(self, batch: dict) -> tuple[torch.Tensor, dict[str, float]]:
         wave, lengths = batch["wave"], batch["lengths"]                           # (B, S), (B,)
-        target = self.targets(wave, lengths)
         pred, pad_mask = self.distiller(wave, lengths)                            # (B, N, T, D)
+        if self.cache is None:
+            target = self.targets(wave, lengths)
+        else:
+            target, missing = self.cached_targets(batch, pred.shape[2])
+            pad_mask = missing if pad_mask is None else pad_mask | missing
         loss, l1, cos = distill_loss(pred, target, pad_mask, self.cos_weight)
         logs = {f"l1_layer{k}": float(v) for k, v in zip(self.layers, l1)}
         logs.update({f"cos_layer{k}": float(v) for k, v in zip(self.layers, cos)})
@@ -119,6 +141,19 @@ def layer_similarity(module: DistillModule, manifest: str, limit: int) -> dict[s
             for i, k in enumerate(module.layers)}
 
 
+def teacher_cache(teacher: SpeechEncoder, cfg: Config, info: DistInfo):
+    """The teacher's target layers over the training manifest, cached once (rank 0 builds, others wait)."""
+    from edge_ssl.data.manifest import read_manifest
+    from edge_ssl.targets.teacher_cache import build_cache
+
+    utts = [u for u in read_manifest(cfg.data.train_manifest) if u.num_samples >= cfg.data.min_sample_size]
+    layers = list(cfg.student.target_layers)
+    if info.is_main:
+        build_cache(teacher, cfg.teacher, layers, utts, cfg.teacher_cache)
+    barrier(info)
+    return build_cache(teacher, cfg.teacher, layers, utts, cfg.teacher_cache)  # complete now: just opens it
+
+
 def train(cfg: Config, info: DistInfo) -> Path:
     out = Path(cfg.out_dir)
     teacher = load_teacher(cfg.teacher)
@@ -132,8 +167,12 @@ def train(cfg: Config, info: DistInfo) -> Path:
                            "its frames are compared one to one with the teacher's")
     if cfg.student.init_from_teacher:
         distiller.init_from_teacher(teacher)
-    module = DistillModule(teacher, distiller, cfg.cos_weight)
-    dataset, sampler, collate = build_audio_data(cfg.data, info, cfg.train.seed)
+    cache = None
+    if cfg.teacher_cache:
+        cache = teacher_cache(teacher, cfg, info)
+    module = DistillModule(teacher, distiller, cfg.cos_weight, cache)
+    dataset, sampler, collate = build_audio_data(cfg.data, info, cfg.train.seed,
+                                                 crop_multiple=teacher.downsample_rate if cache else 1)
     fit(module, dataset, sampler, collate, cfg.optim, cfg.train, out, info)
 
     if info.is_main:

@@ -84,3 +84,21 @@ def test_mismatched_teacher_names_tensors(tmp_path):
     save_model(SpeechEncoder(tiny(num_layers=3)), tmp_path / "t.safetensors", "speech_encoder", tiny(num_layers=4))
     r = cli("distill", "-c", "distill/tiny", f"out_dir={tmp_path / 'o'}", f"teacher={tmp_path / 't.safetensors'}")
     assert r.returncode == 2 and "encoder.layers.3" in r.stderr
+
+
+def test_distill_from_a_teacher_feature_cache(tmp_path):
+    make_corpus_and_teacher(tmp_path)
+    args = ["distill", "-c", "distill/tiny", f"teacher={tmp_path / 'teacher.safetensors'}",
+            f"data.train_manifest={tmp_path / 'm.jsonl'}", f"data.valid_manifest={tmp_path / 'm.jsonl'}",
+            "report_utterances=2", "data.max_batch_samples=60000", "train.max_steps=3",
+            f"teacher_cache={tmp_path / 'cache'}"]
+    r = cli(*args, f"out_dir={tmp_path / 'a'}")
+    assert r.returncode == 0, r.stderr[-3000:]
+    (folder,) = (tmp_path / "cache").iterdir()
+    meta = json.loads((folder / "meta.json").read_text())
+    assert meta["complete"] and meta["layers"] == [2, 3, 4] and meta["utterances"] == 6
+    before = (folder / "features.f16").stat().st_mtime_ns
+    r = cli(*args, f"out_dir={tmp_path / 'b'}")  # a second run reuses the cache: no rebuild
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert (folder / "features.f16").stat().st_mtime_ns == before
+    assert json.loads((tmp_path / "b" / "metrics.jsonl").read_text().splitlines()[-1])["loss"] > 0
