@@ -2,7 +2,7 @@
 
 Two stages, so that hours of teacher decoding are never redone:
 
-1. ``decode_manifest``: one teacher over every utterance -> ``<out>/hyps/<teacher>.jsonl``, one line per
+1. ``decode_manifest``: one teacher over every utterance -> ``<out>/hyps/<teacher>.beam<k>.jsonl``, one line per
    utterance (raw text, normalised text, confidence), appended and flushed as it goes. A killed run resumes
    where it stopped: ids already there are skipped and a torn last line is dropped. Unreadable audio becomes
    an ``error`` line, so it is reported once and not retried.
@@ -227,7 +227,7 @@ def pseudo_label(manifest: str | Path, out_dir: str | Path, teachers: list[str],
         utts = utts[:limit]
     hyps = []
     for t in teachers:
-        path = out_dir / "hyps" / f"{teacher_slug(t)}.jsonl"
+        path = out_dir / "hyps" / f"{teacher_slug(t)}.beam{beam_size}.jsonl"  # decodes of one setting only
         done = _read_done(path)
         if all(u.id in done for u in utts):
             hyps.append(done)

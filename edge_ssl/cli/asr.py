@@ -85,7 +85,7 @@ def evaluate(
 @app.command("pseudo-label", context_settings=HELP)
 def pseudo_label(
     manifest: Path = typer.Argument(..., help="JSONL manifest of the audio to label (text, if any, is ignored)."),
-    out_dir: Path = typer.Option(..., "--out", "-o", help="Folder for hyps/<teacher>.jsonl (resumable) and "
+    out_dir: Path = typer.Option(..., "--out", "-o", help="Folder for hyps/<teacher>.beam<k>.jsonl (resumable) and "
                                  "<name>.jsonl + <name>.report.json."),
     teachers: list[str] = typer.Option(["whisper-base", "whisper-tiny.en"], "--teacher", "-t", help=(
         "Teacher: whisper-base, whisper-tiny.en, pocketsphinx, or a CTC model file; repeatable. The first "

@@ -20,15 +20,15 @@ def test_two_whisper_teachers_label_real_speech(tmp_path, run_cli):
     code, err = run_cli(*args, "--max-cer", "0.3")
     assert code == 0, err
     rows = [json.loads(x) for x in (out / "labeled.jsonl").read_text().splitlines()]
-    base = {r["id"]: r["norm"] for r in map(json.loads, (out / "hyps" / "whisper-base.jsonl").read_text().splitlines())}
+    base = {r["id"]: r["norm"] for r in map(json.loads, (out / "hyps" / "whisper-base.beam1.jsonl").read_text().splitlines())}
     assert [r["text"] for r in rows] == [base[r["id"]] for r in rows]  # the first teacher's text
     # flite's robotic kal: measured "lazy bird" / "lazy bug", "apples" heard as "at pulse" / "outpills"
     assert sum(error_counts(ref, r["text"]).cer for ref, r in zip(SENTENCES, rows)) / 2 < 0.2
     assert all(r["pl_kept_by"] == "agreement" and r["pl_cer"] <= 0.3 and 0 < r["pl_confidence"] <= 1 for r in rows)
     report = json.loads((out / "labeled.report.json").read_text())
     assert report["sources"]["all"]["kept"] == 2 and report["teachers"] == ["whisper-base", "whisper-tiny.en"]
-    before = (out / "hyps" / "whisper-base.jsonl").read_text()
+    before = (out / "hyps" / "whisper-base.beam1.jsonl").read_text()
     code, err = run_cli(*args, "--strict", "--name", "test_refs")  # resume: no teacher runs again
     assert code == 2 and "teachers disagree" in err  # no text is identical across the two teachers
-    assert (out / "hyps" / "whisper-base.jsonl").read_text() == before
+    assert (out / "hyps" / "whisper-base.beam1.jsonl").read_text() == before
     assert not (out / "test_refs.jsonl").exists()
