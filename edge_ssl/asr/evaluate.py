@@ -96,3 +96,11 @@ def evaluate_manifest(runner: CTCRunner | TextRecognizer, manifest: str | Path, 
         atomic_write_text(out / "results.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
         atomic_write_text(out / "summary.json", json.dumps(asdict(summary), indent=2) + "\n")
     return summary
+
+
+def comparison_table(summaries: list[tuple[str, EvalSummary]]) -> str:
+    """Several systems scored on one manifest -> a markdown table (one row each, in the given order)."""
+    lines = ["| system | decoder | CER | WER | RTF | utterances |", "|---|---|---:|---:|---:|---:|"]
+    for name, s in summaries:
+        lines.append(f"| {name} | {s.decoder} | {s.cer:.2%} | {s.wer:.2%} | {s.rtf:.3f} | {s.num_utterances} |")
+    return "\n".join(lines) + "\n"

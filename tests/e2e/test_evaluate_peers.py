@@ -33,3 +33,16 @@ def test_evaluate_engine_scores_real_speech(engine, flite_manifest, tmp_path):
     assert summary["cer"] < 0.35 and summary["rtf"] > 0  # measured: pocketsphinx 0.24, whisper-tiny.en 0.07
     assert summary["decoder"].startswith(engine.split("-")[0])
     assert [x["ref"] for x in rows] == SENTENCES and all(x["hyp"] for x in rows)
+
+
+def test_one_run_scores_a_model_and_engines_into_one_table(flite_manifest, tmp_path, tiny_ctc, run_cli):
+    pytest.importorskip("faster_whisper")
+    pytest.importorskip("pocketsphinx")
+    code, err = run_cli("evaluate", tiny_ctc, flite_manifest, "-e", "pocketsphinx", "-e", "whisper-tiny.en",
+                        "--out", tmp_path)
+    assert code == 0, err
+    table = (tmp_path / "comparison.md").read_text().splitlines()
+    assert [r.split("|")[1].strip() for r in table[2:]] == ["tiny_ctc", "pocketsphinx", "whisper-tiny.en"]
+    scores = json.loads((tmp_path / "comparison.json").read_text())
+    assert scores["whisper-tiny.en"]["cer"] < 0.35 < scores["tiny_ctc"]["cer"]  # a random model spells nothing
+    assert all((tmp_path / name / "summary.json").is_file() for name in scores)
