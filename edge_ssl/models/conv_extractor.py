@@ -1,11 +1,17 @@
 """The wav2vec 2.0 convolutional feature extractor: raw 16 kHz waveform -> 50 Hz frames.
 
 With ``frontend="logmel"`` the conv stack runs over 100 Hz log-mel frames (models/logmel.py) instead of the
-raw wave: the edge option, ~100x cheaper than learning the filterbank from samples.
+raw wave: the edge option, ~100x cheaper than learning the filterbank from samples. ``frontend="whisper"``
+is Whisper's own log-mel (models/whisper_frontend.py), for imported Whisper encoders.
 
 Two modes, as in fairseq:
 - ``group_norm``: per-channel time normalisation after the first conv only (wav2vec 2.0 / HuBERT base);
-- ``layer_norm``: a per-frame LayerNorm after every conv (large models, data2vec).
+- ``layer_norm``: a per-frame LayerNorm after every conv (large models, data2vec);
+- ``none``: conv + GELU only (Whisper).
+
+``padding=True`` pads every conv with kernel // 2 zeros on both sides (Whisper's convs: frame t stays centred
+on input frame stride * t); in a padded batch the frames past each utterance's end are re-zeroed before the
+next conv, so the result equals each utterance run alone.
 """
 from __future__ import annotations
 
@@ -14,13 +20,15 @@ from torch import nn
 
 from edge_ssl.models.logmel import LogMel
 from edge_ssl.models.norm import LayerNorm, TimeNorm
+from edge_ssl.models.whisper_frontend import WhisperLogMel
 
 
 class ConvBlock(nn.Module):
-    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int, bias: bool, norm: str | None):
+    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int, bias: bool, norm: str | None,
+                 padding: int = 0):
         super().__init__()
-        self.kernel, self.stride = kernel, stride
-        self.conv = nn.Conv1d(c_in, c_out, kernel, stride=stride, bias=bias)
+        self.kernel, self.stride, self.padding = kernel, stride, padding
+        self.conv = nn.Conv1d(c_in, c_out, kernel, stride=stride, bias=bias, padding=padding)
         self.norm_kind = norm
         if norm == "time":
             self.norm = TimeNorm(c_out)
@@ -44,28 +52,29 @@ class ConvBlock(nn.Module):
         return self.act(x)
 
     def out_length(self, length: torch.Tensor) -> torch.Tensor:
-        return torch.div(length - self.kernel, self.stride, rounding_mode="floor") + 1
+        return torch.div(length + 2 * self.padding - self.kernel, self.stride, rounding_mode="floor") + 1
 
 
 class ConvFeatureExtractor(nn.Module):
     """(B, S) waveform -> (B, T, C) frames. ``layers`` is a list of (channels, kernel, stride), applied to the
-    raw wave (``frontend="conv"``) or to ``n_mels`` log-mel channels at 100 Hz (``frontend="logmel"``)."""
+    raw wave (``frontend="conv"``) or to ``n_mels`` log-mel channels at 100 Hz (``frontend="logmel"``, or
+    ``"whisper"`` for Whisper's log-mel)."""
 
     def __init__(self, layers: list[tuple[int, int, int]], mode: str = "group_norm", bias: bool = False,
-                 frontend: str = "conv", n_mels: int = 80):
+                 frontend: str = "conv", n_mels: int = 80, padding: bool = False):
         super().__init__()
-        if mode not in ("group_norm", "layer_norm"):
-            raise ValueError(f"extractor_mode must be group_norm or layer_norm, got {mode!r}")
-        if frontend not in ("conv", "logmel"):
-            raise ValueError(f"frontend must be conv or logmel, got {frontend!r}")
-        self.logmel = LogMel(n_mels) if frontend == "logmel" else None
+        if mode not in ("group_norm", "layer_norm", "none"):
+            raise ValueError(f"extractor_mode must be group_norm, layer_norm or none, got {mode!r}")
+        if frontend not in ("conv", "logmel", "whisper"):
+            raise ValueError(f"frontend must be conv, logmel or whisper, got {frontend!r}")
+        self.logmel = {"logmel": LogMel, "whisper": WhisperLogMel}[frontend](n_mels) if frontend != "conv" else None
         blocks, c_in = [], (n_mels if self.logmel is not None else 1)
         for i, (c_out, k, s) in enumerate(layers):
-            norm = ("time" if i == 0 else None) if mode == "group_norm" else "layer"
-            blocks.append(ConvBlock(c_in, c_out, k, s, bias, norm))
+            norm = {"group_norm": "time" if i == 0 else None, "layer_norm": "layer", "none": None}[mode]
+            blocks.append(ConvBlock(c_in, c_out, k, s, bias, norm, k // 2 if padding else 0))
             c_in = c_out
         self.conv_layers = nn.ModuleList(blocks)
-        self.mode = mode
+        self.mode, self.padding = mode, padding
         self.out_dim = c_in
         # The mel stage acts as one more strided "layer" (kernel 400, hop 160) in front of the blocks.
         geometry = ([(0, LogMel.kernel, LogMel.stride)] if self.logmel is not None else []) + list(layers)
@@ -76,6 +85,8 @@ class ConvFeatureExtractor(nn.Module):
         rf = 1
         for _, k, s in reversed(geometry):
             rf = (rf - 1) * s + k
+        if padding:  # padded convs give a frame from any one input frame: the front-end alone decides
+            rf = WhisperLogMel.left + 1 if frontend == "whisper" else LogMel.kernel if frontend == "logmel" else 1
         self.receptive_field = rf
 
     def frame_lengths(self, lengths: torch.Tensor) -> torch.Tensor:
@@ -90,10 +101,13 @@ class ConvFeatureExtractor(nn.Module):
         # wave: (B, S) -> (B, T, C)
         x = wave.reshape(wave.shape[0], 1, -1)  # (B, 1, S); a view XNNPACK takes (unsqueeze(1) it does not)
         if self.logmel is not None:
-            x = self.logmel(x)                  # (B, n_mels, T_mel)
+            # (B, n_mels, T_mel); Whisper's log-mel needs the lengths for its per-utterance clamp
+            x = self.logmel(x, lengths) if isinstance(self.logmel, WhisperLogMel) else self.logmel(x)
             if lengths is not None:
                 lengths = self.logmel.out_length(lengths)
         for block in self.conv_layers:
+            if self.padding and lengths is not None:  # a padded conv must see zeros past the end, as when alone
+                x = x * (torch.arange(x.shape[-1], device=x.device)[None, :] < lengths[:, None]).to(x.dtype)[:, None]
             x = block(x, lengths)
             if lengths is not None:
                 lengths = block.out_length(lengths)

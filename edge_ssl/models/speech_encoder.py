@@ -5,6 +5,14 @@
 
 ``extract_features`` is the one feature interface. Size builders (``base``, ``large``, ``distilhubert``,
 ``tiny``...) return configs; ``build_encoder`` makes the model.
+
+Whisper's encoder is the same composition with other parts (``whisper()`` config, imported by
+models/convert/whisper.py): Whisper's log-mel, two padded convs with bias and no norm, no feature
+projection, sinusoidal positions, pre-LN layers and the final LayerNorm. Its attention keys have no bias;
+a zero ``k_proj.bias`` is the same function (softmax is invariant to a per-query constant), so the layers
+are unchanged. ``hidden_states`` are, as for every encoder here: [0] the input to layer 1 (conv output +
+positions), [i] layer i's output, the last one after the final LayerNorm: exactly transformers'
+``WhisperEncoder(output_hidden_states=True).hidden_states``, whose last entry is ``last_hidden_state``.
 """
 from __future__ import annotations
 
@@ -25,15 +33,23 @@ WAV2VEC2_CONV = [(512, 10, 5)] + [(512, 3, 2)] * 4 + [(512, 2, 2)] * 2
 @dataclass
 class EncoderConfig:
     conv_layers: list[tuple[int, int, int]] = field(default_factory=lambda: list(WAV2VEC2_CONV))  # (channels, kernel, stride)
-    extractor_mode: Literal["group_norm", "layer_norm"] = "group_norm"  # base: group_norm; large/data2vec: layer_norm
+    extractor_mode: Literal["group_norm", "layer_norm", "none"] = "group_norm"  # base: group_norm;
+    #                                      large/data2vec: layer_norm; Whisper: none
     conv_bias: bool = False              # large (LV-60) and data2vec use conv bias
-    frontend: Literal["conv", "logmel"] = "conv"  # conv: learned from raw samples (the papers); logmel: edge option
-    n_mels: int = 80                     # log-mel bins when frontend == "logmel"
+    frontend: Literal["conv", "logmel", "whisper"] = "conv"  # conv: learned from raw samples (the papers);
+    #                                      logmel: edge option; whisper: Whisper's log-mel (models/whisper_frontend.py)
+    n_mels: int = 80                     # log-mel bins when frontend is logmel/whisper (Whisper large-v3: 128)
+    conv_padding: bool = False           # pad each conv with kernel // 2 zeros on both sides (Whisper)
+    project_features: bool = True        # LayerNorm + Linear from the convs to embed_dim; Whisper has none
     embed_dim: int = 768                 # transformer width
     num_layers: int = 12
     num_heads: int = 12
     ffn_dim: int = 3072
     layer_norm_first: bool = False       # pre-LN ("stable layer norm"): large models
+    positions: Literal["conv", "sinusoidal"] = "conv"  # conv: positional conv; sinusoidal: Whisper's table
+    max_positions: int = 1500            # frames the sinusoidal table covers (Whisper: 1500 = 30 s)
+    pad_to_window: bool = False          # pad each input with silence to max_positions frames (Whisper's 30 s)
+    #                                      and crop the outputs back: Whisper's way, 1500 frames per clip
     pos_conv_kernel: int = 128           # wav2vec 2.0/HuBERT: 128; data2vec: 19
     pos_conv_groups: int = 16
     pos_conv_depth: int = 1              # data2vec audio stacks 5 plain convs
@@ -50,6 +66,12 @@ class EncoderConfig:
             raise ValueError(f"embed_dim ({self.embed_dim}) must be divisible by num_heads ({self.num_heads})")
         if not self.conv_layers:
             raise ValueError("conv_layers must not be empty")
+        if not self.project_features and self.conv_layers[-1][0] != self.embed_dim:
+            raise ValueError(f"project_features=False needs the last conv's channels ({self.conv_layers[-1][0]}) "
+                             f"to equal embed_dim ({self.embed_dim})")
+        if self.pad_to_window and self.positions != "sinusoidal":
+            raise ValueError("pad_to_window pads to the sinusoidal table's max_positions: it needs "
+                             "positions=sinusoidal")
 
 
 @dataclass
@@ -81,10 +103,10 @@ class SpeechEncoder(nn.Module):
         super().__init__()
         self.cfg = copy.deepcopy(cfg)
         self.feature_extractor = ConvFeatureExtractor(cfg.conv_layers, cfg.extractor_mode, cfg.conv_bias,
-                                                      cfg.frontend, cfg.n_mels)
+                                                      cfg.frontend, cfg.n_mels, cfg.conv_padding)
         self.feature_projection = FeatureProjection(
             self.feature_extractor.out_dim, cfg.embed_dim, cfg.feature_dropout, cfg.layer_norm_eps,
-            cfg.feature_projection_norm)
+            cfg.feature_projection_norm) if cfg.project_features else nn.Identity()
         # Learned vector that replaces masked frames (pretraining masks, SpecAugment in fine-tuning).
         self.mask_emb = nn.Parameter(torch.empty(cfg.embed_dim).uniform_())
         self.encoder = TransformerEncoder(
@@ -92,7 +114,8 @@ class SpeechEncoder(nn.Module):
             layer_norm_first=cfg.layer_norm_first, pos_conv_kernel=cfg.pos_conv_kernel,
             pos_conv_groups=cfg.pos_conv_groups, pos_conv_depth=cfg.pos_conv_depth, dropout=cfg.dropout,
             attention_dropout=cfg.attention_dropout, activation_dropout=cfg.activation_dropout,
-            layerdrop=cfg.layerdrop, eps=cfg.layer_norm_eps)
+            layerdrop=cfg.layerdrop, eps=cfg.layer_norm_eps, positions=cfg.positions,
+            max_positions=cfg.max_positions)
 
     @property
     def downsample_rate(self) -> int:
@@ -122,6 +145,8 @@ class SpeechEncoder(nn.Module):
                          num_layers: int | None = None, frame_mask: torch.Tensor | None = None) -> EncoderOutput:
         """wave: (B, S) float at 16 kHz; lengths: (B,) valid samples, or None when unpadded;
         frame_mask: (B, T) bool, True where the projected frame is replaced by ``mask_emb``."""
+        if self.cfg.pad_to_window:
+            return self._extract_in_window(wave, lengths, num_layers, frame_mask)
         conv = self.feature_extractor(wave, lengths)                       # (B, T, C_conv)
         pad_mask = self.padding_mask(lengths, conv.shape[1])              # (B, T) or None
         x = self.feature_projection(conv)                                  # (B, T, C)
@@ -130,13 +155,36 @@ class SpeechEncoder(nn.Module):
         hidden, ffns = self.encoder(x, pad_mask, num_layers)
         return EncoderOutput(hidden, pad_mask, ffns, conv)
 
+    def _extract_in_window(self, wave: torch.Tensor, lengths: torch.Tensor | None, num_layers: int | None,
+                           frame_mask: torch.Tensor | None) -> EncoderOutput:
+        """``pad_to_window``: each clip followed by silence up to max_positions frames and attended as a whole
+        (what Whisper was trained on), outputs cropped to the clip's frames. No attention mask: every row is
+        exactly the input Whisper would see for that clip alone."""
+        window = self.cfg.max_positions * self.downsample_rate
+        if wave.shape[1] > window:
+            raise ValueError(f"{wave.shape[1]} samples exceed the {window}-sample window of this encoder")
+        if lengths is not None:
+            wave = wave * (torch.arange(wave.shape[1], device=wave.device)[None, :] < lengths[:, None]).to(wave.dtype)
+        keep = int(self.frame_lengths(torch.tensor([wave.shape[1]]))[0])  # frames of the unpadded batch
+        full = nn.functional.pad(wave, (0, window - wave.shape[1]))       # (B, window)
+        conv = self.feature_extractor(full)                                # (B, P, C_conv)
+        x = self.feature_projection(conv)                                  # (B, P, C)
+        if frame_mask is not None:
+            frame_mask = nn.functional.pad(frame_mask, (0, x.shape[1] - frame_mask.shape[1]))  # (B, P)
+            x = torch.where(frame_mask.unsqueeze(-1), self.mask_emb.to(x.dtype), x)
+        hidden, ffns = self.encoder(x, None, num_layers)
+        crop = lambda t: None if t is None else t[:, :keep]  # noqa: E731
+        return EncoderOutput([crop(h) for h in hidden], self.padding_mask(lengths, keep), [crop(f) for f in ffns],
+                             crop(conv))
+
     def forward(self, wave: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """(B, S) -> last hidden state (B, T, C)."""
         return self.extract_features(wave, lengths).last_hidden_state
 
     def fold_for_inference(self) -> "SpeechEncoder":
         """Remove training-only reparametrisations (weight norm) in place; returns self."""
-        self.encoder.pos_conv.fold_weight_norm()
+        if self.encoder.pos_conv is not None:
+            self.encoder.pos_conv.fold_weight_norm()
         return self
 
 
@@ -191,8 +239,20 @@ def tiny_logmel(**overrides) -> EncoderConfig:
     return tiny(**{"frontend": "logmel", "conv_layers": [(64, 3, 1), (64, 3, 2)], **overrides})
 
 
+def whisper(embed_dim: int = 512, num_layers: int = 6, num_heads: int = 8, n_mels: int = 80,
+            **overrides) -> EncoderConfig:
+    """Whisper's encoder (defaults: base, 19.8M parameters + the fixed 1500 x 512 position table). tiny: 384 x 4,
+    6 heads (7.6M); small: 768 x 12, 12 heads; large-v3: 1280 x 32, 20 heads, n_mels 128. No dropout."""
+    kw = dict(frontend="whisper", n_mels=n_mels, conv_layers=[(embed_dim, 3, 1), (embed_dim, 3, 2)],
+              extractor_mode="none", conv_bias=True, conv_padding=True, project_features=False,
+              positions="sinusoidal", max_positions=1500, embed_dim=embed_dim, num_layers=num_layers,
+              num_heads=num_heads, ffn_dim=4 * embed_dim, layer_norm_first=True, dropout=0.0,
+              attention_dropout=0.0, activation_dropout=0.0, feature_dropout=0.0, layerdrop=0.0)
+    return EncoderConfig(**{**kw, **overrides})
+
+
 SIZES = {"base": base, "large": large, "data2vec_base": data2vec_base, "distilhubert": distilhubert, "tiny": tiny,
-         "edge": edge, "tiny_logmel": tiny_logmel}
+         "edge": edge, "tiny_logmel": tiny_logmel, "whisper": whisper}
 
 
 def encoder_config(size: str, **overrides) -> EncoderConfig:

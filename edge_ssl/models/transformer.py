@@ -1,4 +1,5 @@
 """Transformer encoder of the wav2vec 2.0 family: conv positional embedding + post-LN or pre-LN layers.
+``positions="sinusoidal"`` adds Whisper's fixed position table instead of the positional conv.
 
 Export notes: at inference with no padding (batch 1 on device) attention is an explicit
 ``softmax(q @ k^T) @ v`` with no mask, which XNNPACK takes whole; SDPA (used for training and for padded
@@ -13,6 +14,7 @@ from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import weight_norm
 
 from edge_ssl.models.norm import LayerNorm
+from edge_ssl.models.whisper_frontend import sinusoids
 
 
 class SelfAttention(nn.Module):
@@ -134,12 +136,37 @@ class PositionalConv(nn.Module):
             parametrize.remove_parametrizations(self.conv, "weight", leave_parametrized=True)
 
 
+class SinusoidalPositions(nn.Module):
+    """Whisper's absolute positions: a fixed (max_positions, C) table added to the first T frames.
+
+    A persistent buffer, not a parameter: Whisper never trains it, and the imported table (fp16-rounded in a
+    CTranslate2 file) is loaded as saved rather than recomputed. (B, T, C) -> (B, T, C).
+    """
+
+    def __init__(self, dim: int, max_positions: int):
+        super().__init__()
+        self.max_positions = max_positions
+        self.register_buffer("weight", sinusoids(max_positions, dim))  # (P, C)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[1] > self.max_positions:
+            raise ValueError(f"{x.shape[1]} frames exceed the {self.max_positions} positions of this encoder "
+                             f"(Whisper: 1500 frames = 30 s); split the audio")
+        return x + self.weight[: x.shape[1]].to(x.dtype)  # (B, T, C)
+
+
 class TransformerEncoder(nn.Module):
     def __init__(self, dim: int, num_layers: int, heads: int, ffn_dim: int, *, layer_norm_first: bool,
                  pos_conv_kernel: int, pos_conv_groups: int, pos_conv_depth: int, dropout: float,
-                 attention_dropout: float, activation_dropout: float, layerdrop: float, eps: float):
+                 attention_dropout: float, activation_dropout: float, layerdrop: float, eps: float,
+                 positions: str = "conv", max_positions: int = 1500):
         super().__init__()
-        self.pos_conv = PositionalConv(dim, pos_conv_kernel, pos_conv_groups, pos_conv_depth, eps)
+        if positions not in ("conv", "sinusoidal"):
+            raise ValueError(f"positions must be conv or sinusoidal, got {positions!r}")
+        # Exactly one of the two exists, so each model's state_dict keeps only its own tensors.
+        self.pos_conv = (PositionalConv(dim, pos_conv_kernel, pos_conv_groups, pos_conv_depth, eps)
+                         if positions == "conv" else None)
+        self.positions = SinusoidalPositions(dim, max_positions) if positions == "sinusoidal" else None
         self.layer_norm = LayerNorm(dim, eps)
         self.drop = nn.Dropout(dropout)
         self.layers = nn.ModuleList(
@@ -162,7 +189,10 @@ class TransformerEncoder(nn.Module):
             x = x.masked_fill(pad_mask.unsqueeze(-1), 0.0)  # padding must not leak through the pos conv
             attn_bias = torch.zeros(pad_mask.shape, dtype=x.dtype, device=x.device)
             attn_bias = attn_bias.masked_fill(pad_mask, torch.finfo(x.dtype).min)[:, None, None, :]  # (B,1,1,T)
-        x = x + self.pos_conv(x, keep)
+        if self.pos_conv is not None:
+            x = x + self.pos_conv(x, keep)
+        else:
+            x = self.positions(x)  # x + the table's first T rows
         if not self.layer_norm_first:
             x = self.layer_norm(x)
         x = self.drop(x)
