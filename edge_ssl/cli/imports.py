@@ -1,4 +1,5 @@
-"""``edge-ssl import``: a pretrained teacher (HF transformers folder or fairseq .pt) -> edge-ssl model file."""
+"""``edge-ssl import``: a pretrained teacher (HF transformers folder, fairseq .pt or a Whisper encoder) -> edge-ssl
+model file."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,26 +13,37 @@ HELP = {"help_option_names": ["-h", "--help"]}
 
 @app.command("import", context_settings=HELP)
 def import_(
-    src: Path = typer.Argument(..., help="HF model folder (config.json + model.safetensors or pytorch_model.bin, "
-                                         "vocab.json for *ForCTC) or a fairseq checkpoint .pt."),
+    src: str = typer.Argument(..., help="HF model folder (config.json + model.safetensors or pytorch_model.bin, "
+                                        "vocab.json for *ForCTC), a fairseq checkpoint .pt, or a Whisper encoder: "
+                                        "whisper:base / whisper:tiny.en (offline), a CTranslate2 Whisper folder "
+                                        "(model.bin) or a HF Whisper folder."),
     out: Path = typer.Option(..., "--out", "-o", help="edge-ssl model file to write (.safetensors); a CTC "
                                                       "model also gets tokens.txt beside it."),
     dict_path: Path = typer.Option(None, "--dict", help="fairseq CTC fine-tune: its dict.ltr.txt (default: the "
                                                         "dictionary inside the checkpoint, else dict.ltr.txt beside it)."),
     encoder_only: bool = typer.Option(False, "--encoder-only", help="Import only the encoder, dropping any head."),
     verify: bool = typer.Option(False, "--verify", help="HF folders: compare every hidden state (and CTC logit) "
-                                                        "with transformers before writing (needs transformers)."),
+                                                        "with transformers before writing (needs transformers); "
+                                                        "CTranslate2 Whisper: the output with ctranslate2's."),
+    pad_to_30s: bool = typer.Option(False, "--pad-to-30s", help="Whisper: the saved encoder pads every input with "
+                                                                "silence to 30 s, as Whisper was trained, and crops "
+                                                                "the outputs (default: the clip alone, much cheaper)."),
 ) -> None:
-    """Import wav2vec 2.0 / HuBERT / data2vec-audio (and their CTC fine-tunes) as an edge-ssl model."""
+    """Import wav2vec 2.0 / HuBERT / data2vec-audio (and their CTC fine-tunes) or a Whisper encoder as an edge-ssl
+    model."""
     from edge_ssl.models.convert import import_to_file
 
-    teacher, tokens, check = import_to_file(src, out, dict_path, encoder_only, verify)
+    teacher, tokens, check = import_to_file(src, out, dict_path, encoder_only, verify, pad_to_30s)
     e = teacher.encoder
+    front = (f"Whisper log-mel ({e.n_mels} mels){', padded to 30 s' if e.pad_to_window else ''}"
+             if e.frontend == "whisper" else f"{e.extractor_mode} extractor")
     typer.echo(f"{teacher.family} {teacher.kind}: {e.num_layers} layers x {e.embed_dim}, "
-               f"{'pre-LN' if e.layer_norm_first else 'post-LN'}, {e.extractor_mode} extractor -> {out}")
+               f"{'pre-LN' if e.layer_norm_first else 'post-LN'}, {front} -> {out}")
     if tokens:
         typer.echo(f"vocabulary ({len(teacher.vocab)} tokens, blank id 0) -> {tokens}")
     if check:
         layers = " ".join(f"{d:.1e}" for d in check.layer_max_abs_diff)
         logits = "" if check.logits_max_abs_diff is None else f"; logits {check.logits_max_abs_diff:.1e}"
-        typer.echo(f"max |diff| vs transformers per hidden state: {layers}{logits}")
+        ct2 = src.startswith("whisper:") or (Path(src) / "model.bin").is_file()
+        ref = "ctranslate2 (encoder output)" if ct2 else "transformers per hidden state"
+        typer.echo(f"max |diff| vs {ref}: {layers}{logits}")
