@@ -116,7 +116,14 @@ def _huffman_table(lengths: list[int], where: str) -> tuple[list[int], int]:
 
 def unpack_stream(packed: bytes | bytearray | memoryview, unpacked_size: int, where: str = "RNC data") -> bytes:
     """Decode a headerless method-1 bit stream into exactly ``unpacked_size`` bytes."""
-    data = bytes(packed) + b"\0" * 8  # words fetched past the end read as zeros; overruns are caught below
+    try:
+        return _unpack_stream(bytes(packed), unpacked_size, where)
+    except IndexError:  # bits wanted far past the end: a damaged or cut stream
+        raise RNCError(f"{where}: packed data ends before {unpacked_size} bytes were unpacked") from None
+
+
+def _unpack_stream(packed: bytes, unpacked_size: int, where: str) -> bytes:
+    data = packed + b"\0" * 8  # words fetched just past the end read as zeros; overruns are caught below
     end = len(data) - 8
     out = bytearray()
     pos, buf, nbits = 0, 0, 0
