@@ -25,11 +25,12 @@ sequence: screens, palettes and animations (dnr bit 22 or 23 set) and 94 sound f
 Whisper tiny.en: every one of those transcribes to a line of the intro, the first six to nothing).
 60000+ are engine data (fonts, text, screens, sound effects) and are left out.
 
-Speakers: nothing found in the package ties a line to a character. The numbers run through the game
-without a section or character field, the disk order is play order across sections, and the game's
-text (60600-60663: 8 languages x 8 sections) is Huffman-coded with a tree that is not stored with it
-(no line text, hence no ``game_text``). sky.cpt (the engine's object data) was not decoded. So every
-clip gets ``speaker="sky:unknown"``: a multi-speaker corpus with unknown labels.
+Speakers: nothing found in the package ties a line to a character. No section or character field
+could be read from the numbers (they are not section-blocked: the disk stores them interleaved), and
+the game's text (60600-60663, 8 languages x 8 sections) is Huffman-coded with a tree that is not
+stored with it, so neither the line text (no ``game_text``) nor its section could be recovered.
+sky.cpt (the engine's object data) was not decoded. So every clip gets ``speaker="sky:unknown"``:
+a multi-speaker corpus (many characters) whose labels are unknown.
 """
 from __future__ import annotations
 
