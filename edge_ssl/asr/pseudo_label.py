@@ -216,9 +216,10 @@ def select_labels(utts: list[Utterance], hyps: list[dict[str, dict]], teachers: 
 
 def pseudo_label(manifest: str | Path, out_dir: str | Path, teachers: list[str], rule: SelectRule,
                  threads: int = 1, beam_size: int = 5, limit: int | None = None,
-                 name: str = "labeled") -> tuple[Path, dict[str, SourceStats]]:
+                 name: str = "labeled", decode_only: bool = False) -> tuple[Path | None, dict[str, SourceStats]]:
     """Decode ``manifest`` with each teacher (resumable), then select; writes ``<out_dir>/<name>.jsonl`` and
-    ``<out_dir>/<name>.report.json``. Returns (manifest path, stats per source)."""
+    ``<out_dir>/<name>.report.json``. Returns (manifest path, stats per source). ``decode_only``: stop after
+    decoding (teachers run as separate processes, one per core, then one selection run joins them)."""
     if not teachers:
         raise EdgeSSLError("pseudo-label needs at least one teacher")
     out_dir = Path(out_dir)
@@ -233,6 +234,8 @@ def pseudo_label(manifest: str | Path, out_dir: str | Path, teachers: list[str],
             hyps.append(done)
             continue
         hyps.append(decode_manifest(utts, open_teacher(t, threads, beam_size), path, desc=teacher_slug(t)))
+    if decode_only:
+        return None, {}
     out = out_dir / f"{name}.jsonl"
     stats = select_labels(utts, hyps, teachers, rule, out)
     report = {"manifest": str(manifest), "teachers": teachers, "rule": asdict(rule), "beam_size": beam_size,

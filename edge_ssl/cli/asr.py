@@ -119,13 +119,18 @@ def pseudo_label(
     threads: int = typer.Option(1, "--threads", help="CPU threads per teacher."),
     limit: int = typer.Option(0, "--limit", help="Only the first N utterances (0 = all)."),
     name: str = typer.Option("labeled", "--name", help="Stem of the labeled manifest and its report."),
+    decode_only: bool = typer.Option(False, "--decode-only", help="Only run the teachers (e.g. one process per "
+                                     "teacher); a later run without it selects from their files."),
 ) -> None:
     """Label unlabeled audio with teacher ASR engines; keep what they agree on. Resumable after a kill."""
     from edge_ssl.asr.pseudo_label import SelectRule, pseudo_label as run
 
     rule = SelectRule(max_cer=max_cer, min_confidence=min_confidence, strict=strict)
     out, stats = run(manifest, out_dir, list(teachers), rule, threads=threads, beam_size=beam,
-                     limit=limit or None, name=name)
+                     limit=limit or None, name=name, decode_only=decode_only)
+    if out is None:
+        typer.echo(f"decoded with {', '.join(teachers)} -> {out_dir / 'hyps'}")
+        return
     for source, s in sorted(stats.items()):
         typer.echo(f"{source}: kept {s.kept}/{s.total} ({s.kept / max(s.total, 1):.1%}, {s.hours_kept:.2f} h; "
                    f"agreement {s.kept_by_agreement}, confidence {s.kept_by_confidence}, identical "
