@@ -1,11 +1,11 @@
 """``edge-ssl`` command line. Each module registers a thin command over one library call.
 
 Modules are imported for their side effect of adding commands to ``app``; heavy libraries are imported
-inside the commands so ``edge-ssl --help`` stays fast.
+inside the commands so ``edge-ssl --help`` stays fast. The app's callback sets logging up (``-v``: also
+third-party output, ``edge_ssl.logs``) before any command runs.
 """
 from __future__ import annotations
 
-import logging
 import sys
 
 from edge_ssl.cli.app import app
@@ -15,8 +15,6 @@ from edge_ssl.cli import commands  # noqa: F401,E402  (registers commands)
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        datefmt="%H:%M:%S")
     try:
         app()
     except EdgeSSLError as e:

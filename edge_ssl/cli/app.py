@@ -9,3 +9,12 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def _options(verbose: bool = typer.Option(False, "--verbose", "-v", help="Also show third-party warnings and INFO "
+                                          "lines (torch, torchao, ONNX exporter, ExecuTorch), hidden by default.")
+             ) -> None:
+    from edge_ssl.logs import setup_logging
+
+    setup_logging(verbose)

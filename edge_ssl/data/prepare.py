@@ -50,8 +50,7 @@ def _finish(report: PrepareReport, what: str) -> PrepareReport:
     if not any(report.kept.values()):
         reasons = "; ".join(f"{p}: {r}" for p, r in report.skipped[:3])
         raise EdgeSSLError(f"{what}: no usable utterances" + (f" ({reasons} ...)" if reasons else ""))
-    log.info("%s", report.summary())
-    return report
+    return report  # the caller prints report.summary()
 
 
 # --- LibriSpeech --------------------------------------------------------------------------------------

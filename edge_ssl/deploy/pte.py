@@ -58,5 +58,5 @@ def lower_to_pte(program: torch.export.ExportedProgram, meta: ArtifactMeta) -> L
                                        constant_methods=meta.to_constant_methods())
     delegates, outside = count_partitions(edge.exported_program().graph_module)
     lowered = Lowered(edge.to_executorch().buffer, delegates, outside)
-    log.info("lowered: %s", lowered.summary())
+    log.debug("lowered: %s", lowered.summary())  # ExportResult.partitions carries it to the caller
     return lowered

@@ -98,4 +98,4 @@ WRAPPERS = {SPEECH_CTC: SpeechCTCWrapper, SPEECH_ENCODER: SpeechEncoderWrapper, 
 
 
 def wrap(model: nn.Module, meta: ArtifactMeta) -> ExportWrapper:
-    return WRAPPERS[meta.task](model, meta)
+    return WRAPPERS[meta.task](model, meta).eval()  # a new Module is in training mode; export graphs inference

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from edge_ssl.errors import EdgeSSLError
+from edge_ssl.logs import native_stderr
 from edge_ssl.runtime.base import Runner
 from edge_ssl.runtime.meta import LIST_KEYS, ArtifactMeta
 from edge_ssl.runtime.onnx_runner import _read_nonempty
@@ -45,7 +46,8 @@ class PteRunner(Runner):
         if threads:
             from executorch.extension.pybindings.portable_lib import _unsafe_reset_threadpool
 
-            _unsafe_reset_threadpool(threads)
+            with native_stderr():
+                _unsafe_reset_threadpool(threads)
         try:
             self.program = Runtime.get().load_program(self._data)
             names = set(self.program.method_names)
@@ -56,7 +58,8 @@ class PteRunner(Runner):
             raise EdgeSSLError(f"{path}: the program has no 'forward' method (methods: {sorted(names)})")
         super().__init__(path, ArtifactMeta.from_values(values, str(path)))
         try:
-            self.method = self.program.load_method("forward")
+            with native_stderr():  # the XNNPACK threadpool's first use logs its cpuinfo probe from C++
+                self.method = self.program.load_method("forward")
         except RuntimeError as e:
             raise EdgeSSLError(f"{path}: ExecuTorch cannot load 'forward' ({e})") from None
 
