@@ -62,6 +62,36 @@ def _wav_truncation(path: Path) -> str | None:
             f.seek(pos)
 
 
+_OGG_MAX_PAGE = 27 + 255 + 255 * 255  # header + segment table + body: the largest an Ogg page can be
+
+
+def _ogg_truncation(path: Path) -> str | None:
+    """For an Ogg file (Vorbis, Opus, FLAC in Ogg), check that the last page is whole and ends the stream.
+
+    libsndfile takes an Ogg file's length from the last granule position it finds, so a cut-off file reads
+    as a shorter, valid one. A complete file ends with an end-of-stream page (header flag 0x04).
+    """
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        if f.read(4) != b"OggS":
+            return None
+        f.seek(max(0, size - _OGG_MAX_PAGE))
+        tail = f.read()
+    start = tail.rfind(b"OggS")
+    while start >= 0 and (len(tail) - start < 27 or tail[start + 4] != 0):  # version 0; else payload bytes
+        start = tail.rfind(b"OggS", 0, start)
+    if start < 0:
+        return "truncated: no complete Ogg page at the end"
+    flags, segments = tail[start + 5], tail[start + 26]
+    table = tail[start + 27:start + 27 + segments]
+    end = start + 27 + segments + sum(table)
+    if len(table) < segments or end > len(tail):
+        return f"truncated: the last Ogg page is cut off ({len(tail) - start} of {max(end, 27 + segments) - start} bytes)"
+    if not flags & 0x04:
+        return "truncated: the Ogg stream has no end-of-stream page"
+    return None
+
+
 def _open_info(path: str | Path) -> tuple[Path, sf._SoundFileInfo]:
     path = Path(path)
     if not path.exists():
@@ -78,7 +108,7 @@ def _open_info(path: str | Path) -> tuple[Path, sf._SoundFileInfo]:
         raise AudioError(f"{path}: empty audio (0 samples)")
     if info.samplerate <= 0 or info.channels <= 0:
         raise AudioError(f"{path}: bad header (sample rate {info.samplerate}, {info.channels} channels)")
-    problem = _wav_truncation(path)
+    problem = _wav_truncation(path) or _ogg_truncation(path)
     if problem:
         raise AudioError(f"{path}: {problem}")
     return path, info
@@ -88,7 +118,7 @@ def audio_info(path: str | Path, min_samples: int = MIN_SAMPLES) -> tuple[int, i
     """``(num_samples at 16 kHz, original sample rate, channels)`` from the header, without decoding.
 
     Raises ``AudioError`` for everything ``load_audio`` would reject that the header can show
-    (missing, empty, non-audio, truncated WAV, shorter than ``min_samples``).
+    (missing, empty, non-audio, truncated WAV or Ogg, shorter than ``min_samples``).
     """
     path, info = _open_info(path)
     n = resampled_length(info.frames, info.samplerate)

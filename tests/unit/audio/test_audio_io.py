@@ -100,3 +100,15 @@ def test_truncated_flac_is_an_error(tmp_path):
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
     with pytest.raises(AudioError, match="cut.flac"):
         load_audio(path)
+
+
+@pytest.mark.parametrize("keep", [9000, -10])  # issue 18 #1: `head -c 9000 good.ogg` decoded partially, no error
+def test_truncated_ogg_is_an_error(tmp_path, keep):
+    path = tmp_path / "cut.ogg"
+    sf.write(path, np.random.default_rng(1).uniform(-0.5, 0.5, 48000).astype(np.float32), 16000,
+             format="OGG", subtype="VORBIS")
+    assert audio_info(path)[0] == 48000  # the whole file is fine
+    path.write_bytes(path.read_bytes()[:keep])
+    for read in (audio_info, load_audio):
+        with pytest.raises(AudioError, match="cut.ogg: truncated"):
+            read(path)
