@@ -73,3 +73,30 @@ def folder(
 
     report = prepare_folder(audio_dir, out, transcripts)
     typer.echo(report.summary())
+
+
+@prepare_app.command(context_settings={"help_option_names": ["-h", "--help"]})
+def real(
+    out_dir: Path = typer.Argument(Path("data/real"), help="Output folder: <source>/audio/, <source>.jsonl, "
+                                                           "the split manifests, corpus.json."),
+    sources: str = typer.Option("", help="Comma-separated sources (default all): queen, sky, hedgewars, klettres, "
+                                         "ktuberling, asterisk-fr, asterisk-it, asterisk-ru."),
+    jobs: int = typer.Option(1, "--jobs", "-j", help="Decoding processes (1: the CPU is shared)."),
+) -> None:
+    """Real voice recordings from installed Debian packages -> 16 kHz WAV + manifests, resumably.
+
+    Splits: heldout_real_test.jsonl (whole game characters never heard in training, >= 30 min),
+    train_real_en.jsonl (every other English clip), unlabeled_other.jsonl (other languages). A source
+    whose package is missing says what to apt-get install; the others still run.
+    """
+    from edge_ssl.data.real.corpus import prepare_real
+
+    names = [s.strip() for s in sources.split(",") if s.strip()] or None
+    stats = prepare_real(out_dir, names, jobs=max(1, jobs))
+    for name, s in stats["sources"].items():
+        typer.echo(f"{out_dir / (name + '.jsonl')}: {s['clips']} clips, {s['hours']:.2f} h, {s['speakers']} speakers")
+    for name, s in stats["splits"].items():
+        typer.echo(f"{out_dir / s['manifest']}: {s['clips']} clips, {s['minutes']:.1f} min, {s['speakers']} speakers")
+    typer.echo(f"held out: {', '.join(stats['heldout_speakers'])}")
+    for problem in stats["problems"].values():
+        typer.echo(f"not prepared: {problem}")
