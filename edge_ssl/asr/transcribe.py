@@ -6,14 +6,21 @@ and ``run(wave (S,) float32) -> logits (T, V)``: the ``edge_ssl.runtime`` Runner
 """
 from __future__ import annotations
 
+import logging
+from collections import Counter
 from pathlib import Path
-from typing import Protocol, Sequence, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
 from edge_ssl.asr.ctc_decode import greedy_ids
 from edge_ssl.asr.tokenizer import CharTokenizer
 from edge_ssl.errors import EdgeSSLError
+
+if TYPE_CHECKING:
+    from edge_ssl.asr.vad import Detector
+
+log = logging.getLogger(__name__)
 
 
 class CTCRunner(Protocol):
@@ -63,27 +70,59 @@ def transcribe_file(runner: CTCRunner, path: str | Path) -> str:
 
 # ---- long files: VAD segments with timestamps (the segmenter ``listen`` uses), JSONL / SRT output ----
 
-def transcribe_segments(runner: CTCRunner, wave: np.ndarray, vad: str = "auto") -> list[dict]:
-    """wave (S,) at ``runner.sample_rate`` -> [{"start": s, "end": s, "text": str}] per VAD segment."""
+def transcribe_segments(runner: CTCRunner, wave: np.ndarray, vad: "str | Detector" = "auto") -> list[dict]:
+    """wave (S,) at ``runner.sample_rate`` -> [{"start": s, "end": s, "text": str}] per VAD segment.
+    ``vad``: a detector name, or a detector opened once for many files (reset here)."""
     from edge_ssl.asr.segment import segment_wave
     from edge_ssl.asr.stream import RunnerRecognizer, transcribe_wave as transcribe_segment
     from edge_ssl.asr.vad import open_detector
 
+    detector = open_detector(vad) if isinstance(vad, str) else vad
+    detector.reset()
     rec, sr = RunnerRecognizer(runner), runner.sample_rate  # pads short / splits over-long segments
     return [{"start": round(s.start / sr, 3), "end": round(s.end / sr, 3),
              "text": transcribe_segment(rec, wave[s.start:s.end])}
-            for s in segment_wave(wave, open_detector(vad), sample_rate=sr)]
+            for s in segment_wave(wave, detector, sample_rate=sr)]
 
 
 def expand_audio_paths(paths: Sequence[str | Path]) -> list[Path]:
-    """Files as given; directories -> their audio files (recursively, sorted). Missing paths are kept to be reported."""
+    """Files as given; directories -> their audio files (recursively, sorted). Missing paths are kept to be
+    reported. A folder with no audio file is logged; nothing at all to transcribe is an error."""
     from edge_ssl.audio.io import AUDIO_SUFFIXES
 
     out: list[Path] = []
+    empty: list[Path] = []
     for p in map(Path, paths):
-        out += sorted(f for f in p.rglob("*") if f.suffix.lower() in AUDIO_SUFFIXES and f.is_file()) \
-            if p.is_dir() else [p]
+        if p.is_dir():
+            found = sorted(f for f in p.rglob("*") if f.suffix.lower() in AUDIO_SUFFIXES and f.is_file())
+            if not found:
+                empty.append(p)
+            out += found
+        else:
+            out.append(p)
+    what = f"no audio files ({', '.join(AUDIO_SUFFIXES)}) under it"
+    if not out:
+        raise EdgeSSLError("; ".join(f"{p}: {what}" for p in empty) or "no audio files given")
+    for p in empty:
+        log.warning("%s: %s", p, what)
     return out
+
+
+def output_paths(files: Sequence[Path], out_dir: str | Path, ext: str) -> list[Path]:
+    """One output file per input under ``out_dir``, mirroring the inputs' paths below their common folder
+    (``a/x.wav``, ``b/x.wav`` -> ``a/x.<ext>``, ``b/x.<ext>``); inputs that differ only in their audio suffix
+    keep it (``g.wav``, ``g.flac`` -> ``g.wav.<ext>``, ``g.flac.<ext>``), so no output overwrites another."""
+    import os
+
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise EdgeSSLError(f"{out_dir}: exists and is not a folder (--out-dir takes a folder for the transcripts)")
+    resolved = [Path(f).resolve() for f in files]
+    root = Path(os.path.commonpath([f.parent for f in resolved]))
+    rels = [f.relative_to(root) for f in resolved]
+    stems = Counter(r.with_suffix("") for r in rels)
+    return [out_dir / (r.with_suffix(f".{ext}") if stems[r.with_suffix("")] == 1 else r.with_name(f"{r.name}.{ext}"))
+            for r in rels]
 
 
 def _srt_time(t: float) -> str:

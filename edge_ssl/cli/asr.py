@@ -164,7 +164,8 @@ def transcribe(
     model: Path = typer.Option(None, "--model", "-m", help="CTC model: .safetensors, .onnx or .pte "
                                "(default: the bundled English int8 .pte)."),
     fmt: str = typer.Option("text", "--format", "-f", help="text (file<TAB>text), timestamps, jsonl or srt."),
-    out_dir: Path = typer.Option(None, "--out-dir", help="Write <name>.<format> per input here, not to stdout."),
+    out_dir: Path = typer.Option(None, "--out-dir", help="Write one <name>.<format> per input here, not to stdout, "
+                                 "mirroring the inputs' folders (g.wav and g.flac -> g.wav.txt, g.flac.txt)."),
     vad: str = typer.Option("auto", help="VAD that cuts long files into segments: auto, silero or energy."),
 ) -> None:
     """Transcribe files and directories, VAD-segmented (``timestamps``/``jsonl``/``srt`` show each segment).
@@ -173,7 +174,9 @@ def transcribe(
 
     from tqdm import tqdm
 
-    from edge_ssl.asr.transcribe import expand_audio_paths, format_segments, open_model, transcribe_segments
+    from edge_ssl.asr.transcribe import (expand_audio_paths, format_segments, open_model, output_paths,
+                                         transcribe_segments)
+    from edge_ssl.asr.vad import open_detector
     from edge_ssl.audio.io import load_audio
     from edge_ssl.errors import EdgeSSLError
     from edge_ssl.io import atomic_write_text
@@ -182,22 +185,23 @@ def transcribe(
     paths = expand_audio_paths(files)
     if fmt == "srt" and len(paths) > 1 and out_dir is None:
         raise EdgeSSLError("--format srt with several files needs --out-dir (one .srt per file)")
+    outputs = output_paths(paths, out_dir, {"text": "txt", "timestamps": "tsv"}.get(fmt, fmt)) if out_dir else None
+    detector = open_detector(vad)  # once: an unknown --vad is one usage error, not one per file
     from edge_ssl.assets import model_or_bundled
 
     runner = open_model(model_or_bundled(model))
     failed = 0
-    for f in tqdm(paths, desc="transcribe", unit="file", disable=None if len(paths) > 1 else True):
+    for i, f in enumerate(tqdm(paths, desc="transcribe", unit="file", disable=None if len(paths) > 1 else True)):
         try:
-            text = format_segments(f, transcribe_segments(runner, load_audio(f, runner.sample_rate), vad), fmt)
+            text = format_segments(f, transcribe_segments(runner, load_audio(f, runner.sample_rate), detector), fmt)
         except EdgeSSLError as e:
             tqdm.write(f"error: {e}", file=sys.stderr)
             failed += 1
             continue
-        if out_dir is None:
+        if outputs is None:
             typer.echo(text, nl=False)
         else:
-            ext = {"text": "txt", "timestamps": "tsv"}.get(fmt, fmt)
-            atomic_write_text(Path(out_dir) / f"{f.stem}.{ext}", text)
+            atomic_write_text(outputs[i], text)
     if failed:
         typer.echo(f"{failed} of {len(paths)} files failed", err=True)
         raise typer.Exit(1)
