@@ -20,6 +20,7 @@ from typing import Iterator
 import numpy as np
 import soxr
 
+from edge_ssl.audio.io import AudioError, audio_info
 from edge_ssl.errors import EdgeSSLError
 
 log = logging.getLogger(__name__)
@@ -121,8 +122,6 @@ class FileSource(_QueueSource):
                  max_queue_seconds: float = 60.0):
         import soundfile as sf
 
-        from edge_ssl.audio.io import audio_info
-
         audio_info(path)  # the same checks and messages as every other reader
         self.path = Path(path)
         info = sf.info(str(self.path))
@@ -146,6 +145,11 @@ class FileSource(_QueueSource):
                 for block in f.blocks(self.block, dtype="float32", always_2d=True):  # (n, C)
                     if self.stopped.is_set():
                         return
+                    if not np.isfinite(block).all():  # the header cannot show it; the model must never see it
+                        bad = pos + int(np.flatnonzero(~np.isfinite(block).all(axis=1))[0])
+                        self.error = AudioError(f"{self.path}: contains NaN or infinite samples at "
+                                                f"{bad / self.in_rate:.2f} s")
+                        break
                     pos += len(block)
                     if self.speed > 0:
                         time.sleep(max(t0 + pos / (self.in_rate * self.speed) - time.monotonic(), 0.0))
@@ -154,7 +158,7 @@ class FileSource(_QueueSource):
                         self.queue.put((block, None))  # unpaced: the block "arrives" when the consumer takes it
                         self.captured += len(block)
         except (sf.LibsndfileError, RuntimeError) as e:
-            self.error = EdgeSSLError(f"{self.path}: corrupt audio data ({e})")
+            self.error = AudioError(f"{self.path}: corrupt audio data ({e})")
         if not self.stopped.is_set():
             self.queue.put(self._END)  # after every block: the replay never drops at the end
 

@@ -129,3 +129,16 @@ def test_missing_portaudio_gives_an_install_hint(monkeypatch):
     monkeypatch.setattr(sys, "meta_path", [NoPortAudio(), *sys.meta_path])
     with pytest.raises(EdgeSSLError, match="apt-get install libportaudio2"):
         import_sounddevice()
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_replay_of_nan_or_inf_samples_names_the_file(tmp_path, run_cli, tiny_ctc, bad):
+    """Issue 18 #5: NaN replayed with exit 0 (first word lost), Inf failed naming the model; the header is fine."""
+    path = tmp_path / "bad.wav"
+    x = np.random.default_rng(0).uniform(-0.3, 0.3, 32000).astype(np.float32)
+    x[20000] = bad
+    sf.write(str(path), x, 16000, subtype="FLOAT")
+    with pytest.raises(EdgeSSLError, match="bad.wav: contains NaN or infinite samples at 1.2"):
+        collect(FileSource(path, 16000, speed=0, block=512))
+    code, err = run_cli("listen", "--replay", path, "--speed", "0", "--vad", "energy", "-m", tiny_ctc)
+    assert code == 2 and f"{path}: contains NaN or infinite samples" in err and tiny_ctc.name not in err
