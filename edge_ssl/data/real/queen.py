@@ -177,7 +177,7 @@ def _digit(k: int) -> str:
 
 def match_dialogues(clip_names: list[str], dialogues: dict[str, dict[str, str]]) -> dict[str, str]:
     """{NN: dialogue file} matching each dialogue-file number to the ``*.DOG`` whose clip suffixes
-    (node ids + J/P + part) overlap its clip names best (Jaccard). Ties are settled by ``_TIES``."""
+    (node ids + J/P + part) overlap its clip names best (Jaccard). ``_TIES`` settles the numbers whose clips fit several files about equally well."""
     by_nn: dict[str, set[str]] = defaultdict(set)
     for name in clip_names:
         m = _CLIP.match(name)
@@ -191,19 +191,19 @@ def match_dialogues(clip_names: list[str], dialogues: dict[str, dict[str, str]])
         ranked = sorted(dialogues, key=score, reverse=True)
         if not ranked or score(ranked[0]) < 0.5:
             continue
-        best = [d for d in ranked if score(d) == score(ranked[0])]
-        if len(best) > 1 and _TIES.get(nn) in best:
+        tied = [d for d in ranked if score(d) == score(ranked[0])]
+        if nn in _TIES and score(_TIES[nn]) >= 0.5:
             out[nn] = _TIES[nn]
-        elif len(best) == 1:
-            out[nn] = best[0]
+        elif len({character(d) for d in tied}) == 1:
+            out[nn] = ranked[0]
         else:
-            log.warning("dialogue file number %s matches %s equally well; its person stays unknown", nn, best)
+            log.warning("dialogue file number %s matches %s equally well; its person stays unknown", nn, tied)
     return out
 
 
 
 # Three dialogue numbers have the same node ids as three files (DOG, CHIEF4 and WITCH4: four greetings and
-# four answers each), so the clip names cannot tell them apart. 14 is the guard dog: its Joe lines are the
+# four answers each), so the clip names cannot tell them apart (DOG.DOG even scores best for all three). 14 is the guard dog: its Joe lines are the
 # short ones ("Nice doggy." 1.4 s against 1.8 s and 1.6 s for "Hi, I'm Joe King..."), its 0009P1 "Woof!"
 # lasts 0.7 s. 19 and 78 are the Pygmy chief and the witch doctor speaking Pygmy, told apart by voice: each
 # one's answers sound closest to the answers of that character's English dialogues (CHIEF1-3, WITCH1-3).
