@@ -157,9 +157,12 @@ def prepare_folder(folder: str | Path, out: str | Path, transcripts: str | Path 
             text = " ".join(sibling.read_text(encoding="utf-8").split()) if sibling.is_file() else None
         labeled += text is not None
         utts.append(Utterance(_folder_id(rel), audio.resolve(), n, text or None))
-    ids = [u.id for u in utts]
-    if len(set(ids)) != len(ids):
-        raise EdgeSSLError(f"{folder}: two files map to the same id; rename one of them")
+    first: dict[str, Path] = {}
+    for u in utts:
+        if u.id in first:
+            raise EdgeSSLError(f"{folder}: {first[u.id]} and {u.audio_path} map to the same id {u.id!r} "
+                               "(ids are paths without the audio suffix); rename or remove one of them")
+        first[u.id] = u.audio_path
     report.kept[out.stem] = len(utts)
     if utts:
         report.manifests[out.stem] = write_manifest(utts, out)

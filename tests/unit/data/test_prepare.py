@@ -86,3 +86,13 @@ def test_folder_errors(tmp_path):
     with pytest.raises(EdgeSSLError, match="no usable utterances"):
         prepare_folder(tmp_path / "empty", tmp_path / "m.jsonl")
     assert not (tmp_path / "m.jsonl").exists()
+
+
+def test_two_files_with_one_id_are_named(tmp_path):  # issue 18 #7: the error named neither
+    write_flac(tmp_path / "in" / "g.wav")
+    write_flac(tmp_path / "in" / "g.flac")
+    with pytest.raises(EdgeSSLError) as e:
+        prepare_folder(tmp_path / "in", tmp_path / "m.jsonl")
+    assert "'g'" in str(e.value) and str(tmp_path / "in" / "g.wav") in str(e.value) \
+        and str(tmp_path / "in" / "g.flac") in str(e.value)
+    assert not (tmp_path / "m.jsonl").exists()
