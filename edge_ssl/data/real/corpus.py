@@ -153,7 +153,7 @@ def prepare_real(out_dir: str | Path = "data/real", sources: Sequence[str] | Non
 
     per_source = {n: read_manifest(out_dir / f"{n}.jsonl") for n in SOURCES if (out_dir / f"{n}.jsonl").is_file()}
     every = [u for rows in per_source.values() for u in rows]
-    heldout = pick_heldout([u for u in every if u.extra.get("lang", "en") == "en"])
+    heldout = pick_heldout([u for u in every if u.extra.get("lang", "en") == "en"], HELDOUT_PREFERENCE)
     splits = split(every, heldout)
     for name, rows in splits.items():
         write_manifest(rows, out_dir / f"{name}.jsonl")
