@@ -52,6 +52,14 @@ class TrainConfig:
     device: Literal["auto", "cpu", "cuda"] = "auto"
     num_workers: int = 0                  # DataLoader workers (crops are seeded per item, so >0 stays exact)
     find_unused_parameters: bool = False  # DDP: needed when layerdrop skips layers
+    allow_config_change: bool = False     # resume a checkpoint although the config changed (new values apply)
+
+    def validate(self) -> None:
+        for key in ("max_steps", "grad_accum", "log_every", "save_every"):
+            if getattr(self, key) < 1:
+                raise ValueError(f"{key} must be at least 1, got {getattr(self, key)}")
+        if self.clip_norm < 0 or self.num_workers < 0:
+            raise ValueError(f"clip_norm and num_workers must be >= 0, got {self.clip_norm}, {self.num_workers}")
 
 
 def seed_everything(seed: int, rank: int = 0) -> None:

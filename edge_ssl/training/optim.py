@@ -25,6 +25,18 @@ class OptimConfig:
     hold: float = 0.4                     # tri_stage only: fraction of steps at peak (fairseq: 0.4)
     final_lr_scale: float = 0.05          # cosine / tri_stage floor as a fraction of lr
 
+    def validate(self) -> None:
+        # lr 0 is allowed: MAE derives it from blr at run time
+        checks = [(self.lr >= 0, "lr", ">= 0"), (all(0 <= b < 1 for b in self.betas), "betas", "in [0, 1)"),
+                  (self.eps >= 0, "eps", ">= 0"), (self.weight_decay >= 0, "weight_decay", ">= 0"),
+                  (self.warmup >= 0, "warmup", ">= 0"), (0 <= self.hold <= 1, "hold", "in [0, 1]"),
+                  (0 <= self.final_lr_scale <= 1, "final_lr_scale", "in [0, 1]")]
+        for ok, key, rule in checks:
+            if not ok:
+                raise ValueError(f"{key} must be {rule}, got {getattr(self, key)!r}")
+        if self.schedule == "tri_stage" and self.final_lr_scale == 0:
+            raise ValueError("final_lr_scale must be > 0 for the tri_stage schedule (it decays exponentially to it)")
+
     def warmup_steps(self, max_steps: int) -> int:
         return int(self.warmup * max_steps) if self.warmup < 1 else int(self.warmup)
 
