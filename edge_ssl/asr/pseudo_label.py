@@ -135,6 +135,8 @@ class SelectRule:
     max_cer: float = 0.1             # keep when the teachers' normalised texts differ by at most this CER
     min_confidence: float = 0.0      # ... or when the first teacher's confidence is at least this (0 = off)
     strict: bool = False             # keep only identical normalised texts (test references)
+    text_key: str | None = None      # label with this manifest key's text (e.g. a script); the teachers vote on it
+    check_key: str | None = None     # compare kept labels with this key's text (a spot-check), where present
 
 
 @dataclass
@@ -146,6 +148,9 @@ class SourceStats:
     kept_by_confidence: int = 0
     identical: int = 0               # normalised texts identical across teachers
     hours_kept: float = 0.0
+    checked: int = 0                 # kept utterances that have the check_key text
+    check_identical: int = 0         # ... whose label equals it after normalisation
+    check_cer: float = 0.0           # ... mean CER of the label against it
     rejected: dict[str, int] = field(default_factory=dict)  # reason -> count
 
 
@@ -168,10 +173,12 @@ def agreement_cer(a: str, b: str) -> float:
 
 def select_labels(utts: list[Utterance], hyps: list[dict[str, dict]], teachers: list[str], rule: SelectRule,
                   out_manifest: Path) -> dict[str, SourceStats]:
-    """Keep the utterances the rule accepts, labeled with the first teacher's normalised text.
+    """Keep the utterances the rule accepts, labeled with the first teacher's normalised text (or the
+    ``rule.text_key`` text, which every teacher must then agree with).
 
     Per-utterance provenance goes into the manifest row: ``pl_teachers``, ``pl_confidence``, ``pl_cer``
-    (between the first and each other teacher, max), ``pl_kept_by`` (agreement | confidence)."""
+    (between the label and each other teacher, max), ``pl_kept_by`` (agreement | confidence), and
+    ``pl_check_cer`` against ``rule.check_key``'s text where there is one."""
     stats: dict[str, SourceStats] = defaultdict(SourceStats)
     kept: list[Utterance] = []
     for u in utts:
@@ -181,6 +188,11 @@ def select_labels(utts: list[Utterance], hyps: list[dict[str, dict]], teachers: 
         if any(r is None for r in rows):
             s.rejected["not decoded yet"] = s.rejected.get("not decoded yet", 0) + 1
             continue
+        if rule.text_key:
+            if not isinstance(u.extra.get(rule.text_key), str):
+                s.rejected[f"no {rule.text_key}"] = s.rejected.get(f"no {rule.text_key}", 0) + 1
+                continue
+            rows = [{"norm": normalize_text(u.extra[rule.text_key]), "confidence": None}, *rows]
         seconds = u.num_samples / 16000
         reason = _reject_reason(rows, seconds)
         if reason is None:
@@ -206,6 +218,12 @@ def select_labels(utts: list[Utterance], hyps: list[dict[str, dict]], teachers: 
         setattr(s, f"kept_by_{by}", getattr(s, f"kept_by_{by}") + 1)
         extra = {**u.extra, "pl_teachers": teachers, "pl_confidence": conf,
                  "pl_cer": None if math.isnan(cer) else round(cer, 4), "pl_kept_by": by}
+        if rule.check_key and isinstance(u.extra.get(rule.check_key), str):
+            check = agreement_cer(normalize_text(u.extra[rule.check_key]), rows[0]["norm"])
+            extra["pl_check_cer"] = round(check, 4)
+            s.check_cer = (s.check_cer * s.checked + check) / (s.checked + 1)
+            s.checked += 1
+            s.check_identical += check == 0
         kept.append(Utterance(u.id, u.audio_path, u.num_samples, rows[0]["norm"], u.speaker, extra))
     if not kept:
         raise EdgeSSLError(f"no utterance passed the selection ({dict(sum((Counter(s.rejected) for s in stats.values()), Counter()))}); "

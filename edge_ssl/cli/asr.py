@@ -115,7 +115,11 @@ def pseudo_label(
     min_confidence: float = typer.Option(0.0, "--min-confidence", help="Also keep when the first teacher's "
                                          "confidence (exp mean token log-prob) is at least this; 0 = off."),
     strict: bool = typer.Option(False, "--strict", help="Keep only identical normalised texts (test references)."),
-    beam: int = typer.Option(5, "--beam", help="Whisper beam size (1 = greedy, about 1.5x faster)."),
+    text_key: str = typer.Option(None, "--text-key", help="Label with this manifest key's text (e.g. game_text, a "
+                                 "script) instead of the first teacher's; every teacher must agree with it."),
+    check_key: str = typer.Option(None, "--check-key", help="Report how kept labels compare with this key's text "
+                                  "(a spot-check against e.g. the game's own dialogue text)."),
+    beam: int = typer.Option(5, "--beam", help="Whisper beam size (1 = greedy)."),
     threads: int = typer.Option(1, "--threads", help="CPU threads per teacher."),
     limit: int = typer.Option(0, "--limit", help="Only the first N utterances (0 = all)."),
     name: str = typer.Option("labeled", "--name", help="Stem of the labeled manifest and its report."),
@@ -125,7 +129,8 @@ def pseudo_label(
     """Label unlabeled audio with teacher ASR engines; keep what they agree on. Resumable after a kill."""
     from edge_ssl.asr.pseudo_label import SelectRule, pseudo_label as run
 
-    rule = SelectRule(max_cer=max_cer, min_confidence=min_confidence, strict=strict)
+    rule = SelectRule(max_cer=max_cer, min_confidence=min_confidence, strict=strict, text_key=text_key,
+                      check_key=check_key)
     out, stats = run(manifest, out_dir, list(teachers), rule, threads=threads, beam_size=beam,
                      limit=limit or None, name=name, decode_only=decode_only)
     if out is None:
@@ -135,6 +140,9 @@ def pseudo_label(
         typer.echo(f"{source}: kept {s.kept}/{s.total} ({s.kept / max(s.total, 1):.1%}, {s.hours_kept:.2f} h; "
                    f"agreement {s.kept_by_agreement}, confidence {s.kept_by_confidence}, identical "
                    f"{s.identical}); rejected {s.rejected or 'none'}")
+        if s.checked:
+            typer.echo(f"  vs {check_key}: {s.checked} checked, {s.check_identical} identical, mean CER "
+                       f"{s.check_cer:.2%}")
     typer.echo(f"-> {out}")
 
 

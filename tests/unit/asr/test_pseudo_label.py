@@ -72,3 +72,18 @@ def test_decode_resumes_after_a_torn_line_and_reports_bad_audio(tmp_path):
     lines = [json.loads(x) for x in out.read_text().splitlines()]
     assert [x["id"] for x in lines] == ["u0", "u1", "u2", "bad"]
     assert decode_manifest(utts, score, out) == done and len(calls) == 2  # all done: nothing decoded again
+
+
+def test_text_key_labels_from_a_script_and_check_key_spot_checks(tmp_path):
+    utts = _utts(3)
+    utts[0].extra["script"] = "Go to the door!"
+    utts[1].extra["script"] = "Something else entirely"
+    a = {f"u{i}": {"id": f"u{i}", **_h("go to the door")} for i in range(3)}
+    stats = select_labels(utts, [a, a], ["A", "B"], SelectRule(max_cer=0.2, text_key="script"), tmp_path / "t.jsonl")
+    assert stats["queen"].kept == 1 and stats["queen"].rejected == {"teachers disagree": 1, "no script": 1}
+    assert read_manifest(tmp_path / "t.jsonl")[0].text == "go to the door"
+
+    stats = select_labels(utts, [a, a], ["A", "B"], SelectRule(strict=True, check_key="script"), tmp_path / "c.jsonl")
+    s = stats["queen"]
+    assert (s.kept, s.checked, s.check_identical) == (3, 2, 1) and 0.2 < s.check_cer < 0.6  # mean of 0 and one large CER
+    assert "pl_check_cer" not in read_manifest(tmp_path / "c.jsonl")[2].extra
