@@ -48,8 +48,8 @@ class EncoderConfig:
     layer_norm_first: bool = False       # pre-LN ("stable layer norm"): large models
     positions: Literal["conv", "sinusoidal"] = "conv"  # conv: positional conv; sinusoidal: Whisper's table
     max_positions: int = 1500            # frames the sinusoidal table covers (Whisper: 1500 = 30 s)
-    pad_to_window: bool = False          # pad each input with silence to max_positions frames (Whisper's 30 s)
-    #                                      and crop the outputs back: Whisper's way, 1500 frames per clip
+    pad_to_frames: int = 0               # > 0: pad each clip with silence to at least this many frames and crop
+    #                                      the outputs back (Whisper's own way: 1500 = 30 s); 0: the clip alone
     pos_conv_kernel: int = 128           # wav2vec 2.0/HuBERT: 128; data2vec: 19
     pos_conv_groups: int = 16
     pos_conv_depth: int = 1              # data2vec audio stacks 5 plain convs
@@ -69,9 +69,8 @@ class EncoderConfig:
         if not self.project_features and self.conv_layers[-1][0] != self.embed_dim:
             raise ValueError(f"project_features=False needs the last conv's channels ({self.conv_layers[-1][0]}) "
                              f"to equal embed_dim ({self.embed_dim})")
-        if self.pad_to_window and self.positions != "sinusoidal":
-            raise ValueError("pad_to_window pads to the sinusoidal table's max_positions: it needs "
-                             "positions=sinusoidal")
+        if self.pad_to_frames < 0 or (self.positions == "sinusoidal" and self.pad_to_frames > self.max_positions):
+            raise ValueError(f"pad_to_frames ({self.pad_to_frames}) must be in 0..max_positions ({self.max_positions})")
 
 
 @dataclass
@@ -145,8 +144,12 @@ class SpeechEncoder(nn.Module):
                          num_layers: int | None = None, frame_mask: torch.Tensor | None = None) -> EncoderOutput:
         """wave: (B, S) float at 16 kHz; lengths: (B,) valid samples, or None when unpadded;
         frame_mask: (B, T) bool, True where the projected frame is replaced by ``mask_emb``."""
-        if self.cfg.pad_to_window:
-            return self._extract_in_window(wave, lengths, num_layers, frame_mask)
+        if self.cfg.pad_to_frames:
+            return self._extract_padded(wave, lengths, num_layers, frame_mask)
+        return self._extract(wave, lengths, num_layers, frame_mask)
+
+    def _extract(self, wave: torch.Tensor, lengths: torch.Tensor | None, num_layers: int | None,
+                 frame_mask: torch.Tensor | None) -> EncoderOutput:
         conv = self.feature_extractor(wave, lengths)                       # (B, T, C_conv)
         pad_mask = self.padding_mask(lengths, conv.shape[1])              # (B, T) or None
         x = self.feature_projection(conv)                                  # (B, T, C)
@@ -155,27 +158,28 @@ class SpeechEncoder(nn.Module):
         hidden, ffns = self.encoder(x, pad_mask, num_layers)
         return EncoderOutput(hidden, pad_mask, ffns, conv)
 
-    def _extract_in_window(self, wave: torch.Tensor, lengths: torch.Tensor | None, num_layers: int | None,
-                           frame_mask: torch.Tensor | None) -> EncoderOutput:
-        """``pad_to_window``: each clip followed by silence up to max_positions frames and attended as a whole
-        (what Whisper was trained on), outputs cropped to the clip's frames. No attention mask: every row is
-        exactly the input Whisper would see for that clip alone."""
-        window = self.cfg.max_positions * self.downsample_rate
-        if wave.shape[1] > window:
-            raise ValueError(f"{wave.shape[1]} samples exceed the {window}-sample window of this encoder")
-        if lengths is not None:
-            wave = wave * (torch.arange(wave.shape[1], device=wave.device)[None, :] < lengths[:, None]).to(wave.dtype)
-        keep = int(self.frame_lengths(torch.tensor([wave.shape[1]]))[0])  # frames of the unpadded batch
-        full = nn.functional.pad(wave, (0, window - wave.shape[1]))       # (B, window)
-        conv = self.feature_extractor(full)                                # (B, P, C_conv)
-        x = self.feature_projection(conv)                                  # (B, P, C)
+    def _extract_padded(self, wave: torch.Tensor, lengths: torch.Tensor | None, num_layers: int | None,
+                        frame_mask: torch.Tensor | None) -> EncoderOutput:
+        """``pad_to_frames``: each clip followed by silence to at least pad_to_frames frames and attended as a
+        whole, outputs cropped to the clip's frames. With 1500 frames (30 s) this is what Whisper was trained on
+        and what every Whisper implementation computes. In a padded batch row i attends to max(its length, the
+        pad) samples, so each row gets exactly its result alone."""
+        S, pad = wave.shape[1], self.cfg.pad_to_frames * self.downsample_rate
+        keep = int(self.frame_lengths(torch.tensor([S]))[0])               # frames of the unpadded batch
+        full = nn.functional.pad(wave, (0, max(S, pad) - S))                # (B, S'), S' = max(S, pad)
+        inner = None                                                        # every row attends to all S'
+        if lengths is not None:  # silence after each clip, whatever the batch padding held
+            full = full * (torch.arange(full.shape[1], device=wave.device)[None, :] < lengths[:, None]).to(wave.dtype)
+            inner = lengths.clamp(min=pad)                                  # (B,) clip + its own silence
+            if bool((inner >= full.shape[1]).all()):
+                inner = None
         if frame_mask is not None:
-            frame_mask = nn.functional.pad(frame_mask, (0, x.shape[1] - frame_mask.shape[1]))  # (B, P)
-            x = torch.where(frame_mask.unsqueeze(-1), self.mask_emb.to(x.dtype), x)
-        hidden, ffns = self.encoder(x, None, num_layers)
+            total = int(self.frame_lengths(torch.tensor([full.shape[1]]))[0])
+            frame_mask = nn.functional.pad(frame_mask, (0, total - frame_mask.shape[1]))  # (B, T')
+        out = self._extract(full, inner, num_layers, frame_mask)
         crop = lambda t: None if t is None else t[:, :keep]  # noqa: E731
-        return EncoderOutput([crop(h) for h in hidden], self.padding_mask(lengths, keep), [crop(f) for f in ffns],
-                             crop(conv))
+        return EncoderOutput([crop(h) for h in out.hidden_states], self.padding_mask(lengths, keep),
+                             [crop(f) for f in out.ffn_states], crop(out.conv_features))
 
     def forward(self, wave: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """(B, S) -> last hidden state (B, T, C)."""

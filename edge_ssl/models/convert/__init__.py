@@ -23,19 +23,19 @@ VERIFY_TOL_CT2 = 5e-3
 
 
 def import_teacher(src: str | Path, dict_path: str | Path | None = None, encoder_only: bool = False,
-                   pad_to_window: bool = False) -> ImportedTeacher:
+                   pad_to: float | None = None) -> ImportedTeacher:
     """A folder with config.json -> HF import; a file -> fairseq import (``dict_path``: its dict.ltr.txt);
-    ``whisper:<name>``, a CTranslate2 folder or a HF Whisper folder -> the Whisper encoder (``pad_to_window``:
-    the saved model pads every input to Whisper's 30 s, see whisper.import_whisper)."""
+    ``whisper:<name>``, a CTranslate2 folder or a HF Whisper folder -> the Whisper encoder (``pad_to``: seconds
+    of silence padding the saved encoder applies, default Whisper's 30; see whisper.import_whisper)."""
     from edge_ssl.models.convert.whisper import import_whisper, is_whisper_source
 
     if is_whisper_source(src):
         if dict_path is not None:
             raise EdgeSSLError("--dict is for fairseq checkpoints; a Whisper import keeps only the encoder")
-        return import_whisper(src, pad_to_window=pad_to_window)
-    if pad_to_window:
-        raise EdgeSSLError(f"{src}: pad_to_window (--pad-to-30s) is for Whisper encoders, and this is not a "
-                           f"Whisper source (whisper:<name>, a CTranslate2 folder or a HF Whisper folder)")
+        return import_whisper(src, pad_to=pad_to)
+    if pad_to is not None:
+        raise EdgeSSLError(f"{src}: --pad-to is for Whisper encoders, and this is not a Whisper source "
+                           f"(whisper:<name>, a CTranslate2 folder or a HF Whisper folder)")
     src = Path(src)
     if src.is_dir():
         from edge_ssl.models.convert.hf import import_hf
@@ -52,12 +52,12 @@ def import_teacher(src: str | Path, dict_path: str | Path | None = None, encoder
 
 
 def import_to_file(src: str | Path, out: str | Path, dict_path: str | Path | None = None,
-                   encoder_only: bool = False, verify: bool = False, pad_to_window: bool = False):
+                   encoder_only: bool = False, verify: bool = False, pad_to: float | None = None):
     """Import ``src`` and write ``out`` (+ tokens.txt for CTC). With ``verify`` (HF folders), first compare
     with transformers and write nothing if any hidden state or logit is off by more than ``VERIFY_TOL``
     (Whisper from CTranslate2: with ctranslate2's own encoder, within ``VERIFY_TOL_CT2``).
     Returns (teacher, tokens path or None, Verification or None)."""
-    teacher = import_teacher(src, dict_path, encoder_only, pad_to_window)
+    teacher = import_teacher(src, dict_path, encoder_only, pad_to)
     check = None
     if verify and teacher.family == "whisper":
         from edge_ssl.models.convert.whisper import ct2_folder, verify_whisper

@@ -28,7 +28,7 @@ from edge_ssl.errors import EdgeSSLError
 from edge_ssl.models.convert.ct2 import CT2Model, read_ct2
 from edge_ssl.models.convert.imported import ImportedTeacher, rename
 from edge_ssl.models.speech_encoder import EncoderConfig, whisper
-from edge_ssl.models.whisper_frontend import WhisperLogMel
+from edge_ssl.models.whisper_frontend import HOP, WhisperLogMel
 
 log = logging.getLogger(__name__)
 
@@ -84,11 +84,14 @@ def is_whisper_source(src: str | Path) -> bool:
     return False
 
 
-def import_whisper(src: str | Path, pad_to_window: bool = False) -> ImportedTeacher:
+def import_whisper(src: str | Path, pad_to: float | None = None) -> ImportedTeacher:
     """Any Whisper source -> the encoder as an ``ImportedTeacher`` (family ``whisper``).
 
-    ``pad_to_window``: the saved model pads each input with silence to 30 s and crops the outputs (Whisper's
-    way; ~15x the cost of a 2-s clip); default: the clip alone, positions cropped to its length."""
+    ``pad_to`` (seconds; default: the whole position table, 30 s): the saved encoder pads each clip with
+    silence to at least this long and crops the outputs back to the clip's frames (``pad_to_frames``).
+    30 s is Whisper's own window, the only setting equal to transformers / CTranslate2 / openai-whisper on a
+    short clip; 10 s costs ~1/5 of it on 1-2 s clips at a final-layer cosine of ~0.98 to it; 0 runs the clip
+    alone (cheapest; cosine ~0.87-0.95 at the last layer)."""
     if str(src).startswith(PREFIX):
         from edge_ssl.asr.whisper_models import whisper_model_dir
 
@@ -98,8 +101,20 @@ def import_whisper(src: str | Path, pad_to_window: bool = False) -> ImportedTeac
         teacher = import_ct2(src)
     else:
         teacher = import_hf_whisper(src)
-    teacher.encoder = dataclasses.replace(teacher.encoder, pad_to_window=pad_to_window)
+    teacher.encoder = dataclasses.replace(teacher.encoder, pad_to_frames=pad_frames(pad_to, teacher.encoder, src))
     return teacher
+
+
+def pad_frames(seconds: float | None, enc: EncoderConfig, source: str | Path) -> int:
+    """Seconds of padding -> encoder frames (50 per second), checked against the position table. None: the
+    whole table (30 s for every released Whisper)."""
+    if seconds is None:
+        return enc.max_positions
+    frames = round(seconds * 16000 / (HOP * 2))
+    if not 0 <= frames <= enc.max_positions:
+        raise EdgeSSLError(f"{source}: --pad-to {seconds:g} s is outside 0..{enc.max_positions / 50:g} s "
+                           f"(the encoder's {enc.max_positions} positions)")
+    return frames
 
 
 def _complete(state: dict[str, torch.Tensor], enc: EncoderConfig) -> dict[str, torch.Tensor]:
@@ -208,7 +223,7 @@ def import_hf_whisper(folder: str | Path) -> ImportedTeacher:
         raise EdgeSSLError(f"{folder}: no encoder.* weights (is this a Whisper model folder?)")
     dropped = len(weights) - len(encoder)
     state = {k: v.float() for k, v in rename(encoder, HF_RULES, [], source).items()}
-    log.info("%s: Whisper encoder (%s), %d layers x %d; %d decoder tensors not imported", source,
+    log.info("%s: Whisper encoder (%s), %d layers x %d; %d other tensors (decoder, heads) not imported", source,
              (cfg.get("architectures") or ["WhisperModel"])[0], enc.num_layers, enc.embed_dim, dropped)
     return ImportedTeacher(enc, _complete(state, enc), source, FAMILY)
 

@@ -146,11 +146,12 @@ def test_saved_model_from_wave_matches_transformers(tmp_path, name):
     assert got[-1].shape[1] == fields["max_source_positions"]
 
 
-def test_pad_to_window_is_whispers_way_and_clip_mode_is_shorter(tmp_path):
-    """pad_to_window: the clip plus silence to the window, cropped = transformers on the padded input, cropped.
-    Default: the clip alone; ceil((S // 160) / 2) frames at 50 Hz; a padded batch equals each clip alone."""
+def test_default_pads_to_the_window_like_whisper(tmp_path):
+    """Default import: the clip plus silence to the whole window, cropped = transformers on the padded input,
+    cropped; ceil((S // 160) / 2) frames at 50 Hz."""
     ref = random_whisper("narrow_80mels")
-    folder = save(ref, tmp_path / "hf", "safetensors")
+    model = build_model(import_teacher(save(ref, tmp_path / "hf", "safetensors")))
+    assert model.cfg.pad_to_frames == 40
     window = 2 * 40 * 160
     clip = speech_like(0.47)
     frames = -(-(len(clip) // 160) // 2)
@@ -159,25 +160,40 @@ def test_pad_to_window_is_whispers_way_and_clip_mode_is_shorter(tmp_path):
     fe = transformers.WhisperFeatureExtractor(feature_size=80, chunk_length=1)
     feats = torch.from_numpy(fe(padded[0].numpy(), sampling_rate=16000, padding="max_length", max_length=window,
                                 return_tensors="np").input_features)
-    expected = [h[:, :frames] for h in hf_hidden(ref, feats)]
-
-    windowed = build_model(import_teacher(folder, pad_to_window=True))
-    lengths = torch.tensor([len(clip), len(clip) - 1600])
-    batch = torch.stack([clip, clip * (torch.arange(len(clip)) < lengths[1])])
     with torch.no_grad():
-        out = windowed.extract_features(batch, lengths)
-    assert max(max_diffs(expected, [h[:1] for h in out.hidden_states])) <= TOL
-    assert out.pad_mask.shape == (2, frames) and int((~out.pad_mask[1]).sum()) == windowed.frame_lengths(lengths)[1]
+        got = model.extract_features(clip[None]).hidden_states
+    assert got[-1].shape[1] == frames == int(model.frame_lengths(torch.tensor([len(clip)]))[0])
+    assert max(max_diffs([h[:, :frames] for h in hf_hidden(ref, feats)], got)) <= TOL
 
-    clip_only = build_model(import_teacher(folder))
-    assert not clip_only.cfg.pad_to_window
+
+@pytest.mark.parametrize("pad_to", [None, 0.0, 0.3])
+def test_padded_batch_equals_each_clip_alone(tmp_path, pad_to):
+    """Whatever the padding (window, none, 0.3 s: shorter than one clip, longer than the other), a padded batch
+    gives each row its result alone, with garbage past each clip's end ignored."""
+    folder = save(random_whisper("narrow_80mels"), tmp_path / "hf", "safetensors")
+    model = build_model(import_teacher(folder, pad_to=pad_to))
+    lengths = torch.tensor([7520, 3300, 7000])                      # 0.47 s, 0.21 s, 0.44 s
+    clips = [speech_like(n / 16000, seed=i) for i, n in enumerate(lengths.tolist())]
+    batch = torch.full((3, 7520), 3.0)
+    for i, c in enumerate(clips):
+        batch[i, : len(c)] = c
     with torch.no_grad():
-        out = clip_only.extract_features(batch, lengths)
-        assert out.hidden_states[-1].shape[1] == frames == int(clip_only.frame_lengths(lengths)[0])
-        for i, n in enumerate(lengths.tolist()):
-            alone = clip_only.extract_features(batch[i:i + 1, :n]).hidden_states
+        out = model.extract_features(batch, lengths)
+        frames = model.frame_lengths(lengths)
+        assert out.pad_mask.shape == (3, int(frames.max())) and (~out.pad_mask).sum(1).tolist() == frames.tolist()
+        for i, c in enumerate(clips):
+            alone = model.extract_features(c[None]).hidden_states
             t = alone[-1].shape[1]
-            assert max(max_diffs(alone, [h[i:i + 1, :t] for h in out.hidden_states])) <= TOL
+            assert t == int(frames[i])
+            assert max(max_diffs(alone, [h[i:i + 1, :t] for h in out.hidden_states])) <= TOL, (i, pad_to)
+
+
+def test_pad_to_out_of_range_or_not_whisper(tmp_path):
+    folder = save(random_whisper("narrow_80mels"), tmp_path / "hf", "safetensors")
+    with pytest.raises(EdgeSSLError, match="--pad-to 1 s is outside 0..0.8 s"):
+        import_teacher(folder, pad_to=1.0)
+    with pytest.raises(EdgeSSLError, match="--pad-to is for Whisper encoders"):
+        import_to_file(tmp_path / "nowhere", tmp_path / "x.safetensors", pad_to=10.0)
 
 
 def test_whisper_config_keeps_the_other_encoders_unchanged():
@@ -213,8 +229,6 @@ def test_unsupported_and_broken_folders_are_named(tmp_path):
     with pytest.raises(EdgeSSLError, match="activation_function"):
         import_teacher(folder)
     (folder / "config.json").write_text(json.dumps(cfg))
-    with pytest.raises(EdgeSSLError, match="pad_to_window.*Whisper"):
-        import_to_file(tmp_path / "nowhere", tmp_path / "x.safetensors", pad_to_window=True)
     (folder / "model.safetensors").unlink()
     with pytest.raises(EdgeSSLError, match="no model.safetensors or pytorch_model.bin"):
         import_teacher(folder)
