@@ -202,6 +202,16 @@ def _deep_merge(base: dict, top: dict) -> dict:
     return out
 
 
+def config_changes(old: Any, new: Any, prefix: str = "") -> list[str]:
+    """``"a.b: old -> new"`` for every dotted key whose value differs between two config dicts (to_dict form)."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        return [c for k in sorted(set(old) | set(new), key=str)
+                for c in config_changes(old.get(k), new.get(k), f"{prefix}{k}.")]
+    if isinstance(old, (list, tuple)) and isinstance(new, (list, tuple)):
+        old, new = list(old), list(new)
+    return [] if old == new else [f"{prefix.rstrip('.')}: {old!r} -> {new!r}"]
+
+
 def save_config(cfg: Any, path: str | Path) -> None:
     """Write the fully resolved config (atomically) so a run can be reproduced from its outputs."""
     atomic_write_text(Path(path), yaml.safe_dump(to_dict(cfg), sort_keys=False))

@@ -1,14 +1,23 @@
 """Atomic file writes: every artifact and checkpoint is written to a temp file, fsynced, then renamed.
 
-A crash mid-write leaves the previous file (or nothing), never a truncated one.
+A crash mid-write leaves the previous file (or nothing), never a truncated one, plus an orphaned temp file
+that ``remove_stale_temps`` deletes when the next run starts in that folder.
 """
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Iterator
+
+log = logging.getLogger(__name__)
+
+
+# atomic_path's temp names: "." + the target's name + "." + mkstemp's 8 random characters + ".tmp"
+_TEMP_NAME = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")
 
 
 @contextlib.contextmanager
@@ -43,3 +52,16 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
 
 def atomic_write_text(path: str | Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def remove_stale_temps(folder: str | Path) -> list[Path]:
+    """Delete the temp files a killed writer left in ``folder`` (not recursive). Only for a folder one process
+    owns (a run's out_dir at its start): another writer's temp file there would be deleted under it."""
+    folder = Path(folder)
+    removed = [p for p in folder.iterdir() if _TEMP_NAME.match(p.name) and p.is_file()] if folder.is_dir() else []
+    for p in removed:
+        p.unlink(missing_ok=True)
+    if removed:
+        log.info("removed %d temp file(s) left by an interrupted write: %s", len(removed),
+                 ", ".join(p.name for p in removed))
+    return removed

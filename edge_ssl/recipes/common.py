@@ -1,20 +1,23 @@
 """What every recipe shares: the audio data section of its config, and run set-up.
 
 A recipe module defines a config dataclass (with ``out_dir``, ``data``, ``optim``, ``train`` sections) and
-``train(cfg, info) -> Path``. ``run_recipe`` resolves the config (schema <- YAML <- overrides), joins
-torchrun's process group if launched by it, seeds, writes the resolved config beside the outputs, and
-calls ``train``. Recipes therefore run the same alone and under ``torchrun``.
+``train(cfg, info) -> Path``. ``run_recipe`` resolves the config (schema <- YAML <- overrides), checks it
+against the one a checkpoint to resume was trained with, joins torchrun's process group if launched by it,
+seeds, calls ``train``, and writes the resolved config beside the outputs when training starts. Recipes therefore run the same alone and under ``torchrun``.
 """
 from __future__ import annotations
 
+import copy
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, TypeVar
 
-from edge_ssl.config import ConfigError, load_config, save_config
-from edge_ssl.training.distributed import DistInfo, barrier, init_distributed, shutdown
-from edge_ssl.training.loop import seed_everything
+import yaml
+
+from edge_ssl.config import ConfigError, config_changes, load_config, save_config, to_dict
+from edge_ssl.training.distributed import DistInfo, init_distributed, shutdown
+from edge_ssl.training.loop import CHECKPOINT, seed_everything, when_training_starts
 
 log = logging.getLogger(__name__)
 
@@ -66,18 +69,48 @@ def resolve_config_path(config: str | None) -> Path | None:
     raise ConfigError(f"config not found: {config} (neither a file nor a name under {CONFIG_ROOT})")
 
 
+# Keys a resume may change without train.allow_config_change: they do not touch what is computed.
+RESUMABLE_CHANGES = ("train.log_every", "train.save_every", "train.num_workers", "train.allow_config_change")
+
+
+def check_resume_config(cfg, out: Path) -> None:
+    """Resuming ``out/checkpoint.pt`` with a config that differs from the one it was trained with is refused,
+    listing the changed keys, unless ``train.allow_config_change`` (then the new values apply from there on)."""
+    saved, ckpt = out / "config.yaml", out / CHECKPOINT
+    if not (ckpt.exists() and saved.is_file()):
+        return
+    try:
+        old = yaml.safe_load(saved.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{saved}: not valid YAML ({e}); it records the config {ckpt} was trained with") from None
+    changes = [c for c in config_changes(old, to_dict(cfg)) if c.split(":")[0] not in RESUMABLE_CHANGES]
+    if not changes:
+        return
+    if not cfg.train.allow_config_change:
+        raise ConfigError(f"{ckpt} was trained with {saved}; this run changes {len(changes)} key(s): "
+                          + "; ".join(changes) + ". Resume with the same config, use a new out_dir, or pass "
+                          "train.allow_config_change=true to resume with the new values")
+    log.warning("resuming %s with a changed config (train.allow_config_change): %s", ckpt, "; ".join(changes))
+
+
 def run_recipe(schema: type[C], train: Callable[[C, DistInfo], Path], config: str | None,
                overrides: list[str], device: str = "auto") -> Path:
+    """Resolve the config, refuse a changed config on resume, then train. ``config.yaml`` is (re)written only
+    once training starts, so a run that fails while setting up leaves the previous run's record alone."""
     cfg = load_config(schema, resolve_config_path(config), overrides)
+    out = Path(cfg.out_dir)
+    check_resume_config(cfg, out)
+    resolved = copy.deepcopy(cfg)  # as resolved: a recipe may derive values in place (MAE's lr from blr)
+
+    def write_config() -> None:
+        if info.is_main:
+            save_config(resolved, out / "config.yaml")
+            log.info("resolved config written to %s", out / "config.yaml")
+
     info = init_distributed(getattr(getattr(cfg, "train", None), "device", device))
     try:
         seed_everything(cfg.train.seed)
-        out = Path(cfg.out_dir)
-        if info.is_main:
-            out.mkdir(parents=True, exist_ok=True)
-            save_config(cfg, out / "config.yaml")
-            log.info("resolved config written to %s", out / "config.yaml")
-        barrier(info)
-        return train(cfg, info)
+        with when_training_starts(write_config):
+            return train(cfg, info)
     finally:
         shutdown(info)

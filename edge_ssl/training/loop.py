@@ -15,10 +15,12 @@ import json
 import logging
 import math
 import random
+import signal
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Literal
+from typing import Any, Callable, Iterator, Literal
 
 import numpy as np
 import torch
@@ -29,7 +31,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from edge_ssl.errors import EdgeSSLError
-from edge_ssl.io import atomic_write_text
+from edge_ssl.io import atomic_write_text, remove_stale_temps
 from edge_ssl.training.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from edge_ssl.training.distributed import DistInfo, all_reduce_mean
 from edge_ssl.training.optim import OptimConfig, build_optimizer, build_scheduler
@@ -124,6 +126,8 @@ def fit(module: nn.Module, dataset, sampler, collate_fn, optim_cfg: OptimConfig,
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    if info.is_main:
+        remove_stale_temps(out)  # a checkpoint write killed mid-way left its temp file
     device = info.device
     module.to(device)
     model = DDP(module, find_unused_parameters=cfg.find_unused_parameters) if info.distributed else module
@@ -137,63 +141,126 @@ def fit(module: nn.Module, dataset, sampler, collate_fn, optim_cfg: OptimConfig,
     seed_everything(cfg.seed, info.rank)  # after model init (identical on all ranks): per-rank masks/dropout
     ckpt_path = out / CHECKPOINT
     if ckpt_path.exists():
-        state = load_checkpoint(ckpt_path)
-        module.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        sched.load_state_dict(state["scheduler"])
-        step, epoch, position = state["step"], state["epoch"], state["position"]
-        rngs = state["rng"]
-        if len(rngs) == info.world_size:
-            set_rng_state(rngs[info.rank])
-        else:
-            log.warning("checkpoint has RNG states for %d ranks, now %d: resuming with fresh RNG",
-                        len(rngs), info.world_size)
+        step, epoch, position = _resume(ckpt_path, module, opt, sched, info)
         if info.is_main:
             _truncate_metrics(out / METRICS, step)
             log.info("resumed from %s at step %d (epoch %d, batch %d)", ckpt_path, step, epoch, position)
+    while _start_hooks:
+        _start_hooks.pop(0)()
 
     stream = _BatchStream(dataset, sampler, collate_fn, cfg.num_workers, epoch, position)
     batches = iter(stream)
     history: list[dict] = []
     bar = tqdm(total=cfg.max_steps, initial=step, disable=not info.is_main, desc=out.name, dynamic_ncols=True)
     t0 = time.time()
-    while step < cfg.max_steps:
-        model.train()
-        opt.zero_grad(set_to_none=True)
-        logs_sum: dict[str, float] = {}
-        for micro in range(cfg.grad_accum):
-            batch = _to(next(batches), device)
-            sync = micro == cfg.grad_accum - 1
-            ctx = model.no_sync() if info.distributed and not sync else contextlib.nullcontext()
-            with ctx:  # skip the gradient all-reduce on all but the last micro-batch
-                with _autocast(cfg, device):
-                    loss, logs = model(batch)
-                if not torch.isfinite(loss):
-                    raise EdgeSSLError(f"loss is {loss.item()} at step {step + 1}: lower the lr or check the data")
-                (loss / cfg.grad_accum).backward()
-            for k, v in {"loss": loss.item(), **logs}.items():
-                logs_sum[k] = logs_sum.get(k, 0.0) + float(v) / cfg.grad_accum
-        if cfg.clip_norm > 0:
-            logs_sum["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(params, cfg.clip_norm))
-        opt.step()
-        sched.step()
-        step += 1
-        if hasattr(module, "on_update"):
-            module.on_update(step)
-        bar.update(1)
+    saved = step
+    with _interrupt_at_step_end(enabled=not info.distributed) as interrupted:
+        while step < cfg.max_steps:
+            if interrupted():
+                bar.close()
+                if step > saved:
+                    _save(ckpt_path, module, opt, sched, step, stream, info)
+                log.warning("interrupted at step %d; %s holds it: run the same command to resume", step, ckpt_path)
+                raise KeyboardInterrupt
+            model.train()
+            opt.zero_grad(set_to_none=True)
+            logs_sum: dict[str, float] = {}
+            for micro in range(cfg.grad_accum):
+                batch = _to(next(batches), device)
+                sync = micro == cfg.grad_accum - 1
+                ctx = model.no_sync() if info.distributed and not sync else contextlib.nullcontext()
+                with ctx:  # skip the gradient all-reduce on all but the last micro-batch
+                    with _autocast(cfg, device):
+                        loss, logs = model(batch)
+                    if not torch.isfinite(loss):
+                        raise EdgeSSLError(f"loss is {loss.item()} at step {step + 1}: lower the lr or check the data")
+                    (loss / cfg.grad_accum).backward()
+                for k, v in {"loss": loss.item(), **logs}.items():
+                    logs_sum[k] = logs_sum.get(k, 0.0) + float(v) / cfg.grad_accum
+            if cfg.clip_norm > 0:
+                logs_sum["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(params, cfg.clip_norm))
+            opt.step()
+            sched.step()
+            step += 1
+            if hasattr(module, "on_update"):
+                module.on_update(step)
+            bar.update(1)
 
-        if step % cfg.log_every == 0 or step == cfg.max_steps:
-            record = {"step": step, **all_reduce_mean(logs_sum, info), "lr": sched.get_last_lr()[0],
-                      "epoch": stream.epoch, "elapsed_s": round(time.time() - t0, 2)}
-            history.append(record)
-            bar.set_postfix(loss=f"{record['loss']:.4f}")
-            if info.is_main:
-                with open(out / METRICS, "a") as f:
-                    f.write(json.dumps(record) + "\n")
-        if step % cfg.save_every == 0 or step == cfg.max_steps:
-            _save(ckpt_path, module, opt, sched, step, stream, info)
+            if step % cfg.log_every == 0 or step == cfg.max_steps:
+                record = {"step": step, **all_reduce_mean(logs_sum, info), "lr": sched.get_last_lr()[0],
+                          "epoch": stream.epoch, "elapsed_s": round(time.time() - t0, 2)}
+                history.append(record)
+                bar.set_postfix(loss=f"{record['loss']:.4f}")
+                if info.is_main:
+                    with open(out / METRICS, "a") as f:
+                        f.write(json.dumps(record) + "\n")
+            if step % cfg.save_every == 0 or step == cfg.max_steps:
+                _save(ckpt_path, module, opt, sched, step, stream, info)
+                saved = step
     bar.close()
     return history
+
+
+def _resume(path: Path, module: nn.Module, opt, sched, info: DistInfo) -> tuple[int, int, int]:
+    """Load a checkpoint into the run -> (step, epoch, position). Weights, moments, schedule position and RNGs
+    come from the checkpoint; the hyperparameters (lr, betas, weight decay, the schedule's shape) stay the
+    config's, so a resume allowed to change them (train.allow_config_change) uses the new values."""
+    state = load_checkpoint(path)
+    fresh = [{k: v for k, v in g.items() if k != "params"} for g in opt.param_groups]
+    module.load_state_dict(state["model"])
+    opt.load_state_dict(state["optimizer"])
+    sched.load_state_dict(state["scheduler"])
+    sched.base_lrs = [f["initial_lr"] for f in fresh]
+    for g, f, base, factor in zip(opt.param_groups, fresh, sched.base_lrs, sched.lr_lambdas):
+        g.update(f)
+        g["lr"] = base * factor(sched.last_epoch)  # what LambdaLR.step computed for this step
+    sched._last_lr = [g["lr"] for g in opt.param_groups]
+    rngs = state["rng"]
+    if len(rngs) == info.world_size:
+        set_rng_state(rngs[info.rank])
+    else:
+        log.warning("checkpoint has RNG states for %d ranks, now %d: resuming with fresh RNG",
+                    len(rngs), info.world_size)
+    return state["step"], state["epoch"], state["position"]
+
+
+# Called once by ``fit`` when everything is loaded and the first step is next (``when_training_starts``).
+_start_hooks: list[Callable[[], None]] = []
+
+
+@contextlib.contextmanager
+def when_training_starts(hook: Callable[[], None]) -> Iterator[None]:
+    """Run ``hook`` inside the next ``fit`` once its checkpoint (if any) is loaded, just before the first step:
+    a run that fails while setting up (bad data, a corrupt checkpoint) never reaches it."""
+    _start_hooks.append(hook)
+    try:
+        yield
+    finally:
+        if hook in _start_hooks:
+            _start_hooks.remove(hook)
+
+
+@contextlib.contextmanager
+def _interrupt_at_step_end(enabled: bool) -> Iterator[Callable[[], bool]]:
+    """The first Ctrl-C only raises a flag the loop checks between steps, so the checkpoint it then saves is a
+    whole step; a second Ctrl-C interrupts at once. Off under DDP (ranks would stop at different steps) and
+    outside the main thread (no signal handlers there)."""
+    hit = []
+    if not enabled or threading.current_thread() is not threading.main_thread():
+        yield lambda: False
+        return
+
+    def handler(signum, frame):
+        if hit:
+            raise KeyboardInterrupt
+        hit.append(signum)
+        log.warning("Ctrl-C: stopping after this step (again to stop now)")
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield lambda: bool(hit)
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _save(path: Path, module: nn.Module, opt, sched, step: int, stream: _BatchStream, info: DistInfo) -> None:
