@@ -86,7 +86,7 @@ def _ogg_truncation(path: Path) -> str | None:
     table = tail[start + 27:start + 27 + segments]
     end = start + 27 + segments + sum(table)
     if len(table) < segments or end > len(tail):
-        return f"truncated: the last Ogg page is cut off ({len(tail) - start} of {max(end, 27 + segments) - start} bytes)"
+        return f"truncated: the last Ogg page is cut off ({len(tail) - start} of {end - start} bytes)"
     if not flags & 0x04:
         return "truncated: the Ogg stream has no end-of-stream page"
     return None

@@ -3,7 +3,8 @@
 A recipe module defines a config dataclass (with ``out_dir``, ``data``, ``optim``, ``train`` sections) and
 ``train(cfg, info) -> Path``. ``run_recipe`` resolves the config (schema <- YAML <- overrides), checks it
 against the one a checkpoint to resume was trained with, joins torchrun's process group if launched by it,
-seeds, calls ``train``, and writes the resolved config beside the outputs when training starts. Recipes therefore run the same alone and under ``torchrun``.
+seeds, calls ``train``, and writes the resolved config beside the outputs when training starts. Recipes
+therefore run the same alone and under ``torchrun``.
 """
 from __future__ import annotations
 

@@ -44,8 +44,8 @@ def lrs(out):
     return [json.loads(ln)["lr"] for ln in (out / "metrics.jsonl").read_text().splitlines()]
 
 
-@pytest.mark.parametrize("bad,key", [("train.max_steps=-5", "train.max_steps"), ("train.max_steps=0", "train.max_steps"),
-                                     ("optim.lr=-1", "optim.lr")])
+@pytest.mark.parametrize("bad,key", [("train.max_steps=-5", "train.max_steps"),
+                                     ("train.max_steps=0", "train.max_steps"), ("optim.lr=-1", "optim.lr")])
 def test_impossible_values_are_config_errors(run_cli, corpus, tmp_path, bad, key):  # #8, #9: tracebacks
     out = tmp_path / "run"
     code, err = run_cli(*finetune_args(out, corpus, 2, bad))
