@@ -15,10 +15,12 @@ up to the first frame sync). Who speaks follows from the name and the game's own
   when you talk again, ``0001`` the person's opening. Each ``*.DOG`` dialogue file (an AMOS bank) holds
   Joe's option texts and the person's answers keyed by the same node ids, so the file behind NN is the
   one whose node ids match NN's clip names (``match_dialogues``); the person is that file's character.
-- ``JOEnnnnk.SB``: Joe describing objects, line k of text nnnn of ``QUEEN2.JAS``.
+- ``JOEnnnnk.SB``: Joe describing objects (and his stock answers): part k of a line of ``QUEEN2.JAS``
+  (``description_line``).
 - ``Cxxx_llk.SB`` (or ``CxxxxLLk``): cutaway (scripted scene) ``Cxxx.CUT``, line ll, part k. Cutaways mix
   speakers and the speaker of a line is not stored with its text, see ``cutaway_speaker``.
 - a few others (``COMICnnn``, ``CINTRnnn``, ...) are intro, credits and comic scenes.
+- ``<n>SSSS...`` (a number padded with S) are room sound effects, not voice: skipped with a reason.
 
 Lines are split into parts at the game's ``*NN`` animation codes (``*03``, ``*FL``...): part k of the
 text is what clip ``...k`` says, which is how ``game_text`` is attached. That text is the script the
@@ -274,6 +276,39 @@ def cutaway_texts(names: list[str], banks: dict[str, bytes]) -> dict[str, str]:
     return out
 
 
+JOE_RESPONSES_LINE = 1188  # QUEEN2.JAS line of Joe's response 1 ("It doesn't seem to open")
+JOE_RESPONSES = 40         # JOE0001..JOE0040: responses and menu words; JOE0041 on: object descriptions
+
+
+def description_line(n: int) -> int:
+    """QUEEN2.JAS line (1-based) that ``JOEnnnnk`` reads.
+
+    Found by transcribing a sample of the clips (Whisper tiny.en) and matching them to the text lines:
+    JOE0001..0040 read lines 1188..1227 (Joe's stock answers, then menu words), JOE0041 on read the
+    object descriptions from line 1 (JOE0046 "Gosh, it's a left handed can opener" is line 6).
+    """
+    return n + JOE_RESPONSES_LINE - 1 if n <= JOE_RESPONSES else n - JOE_RESPONSES
+
+
+def description_texts(names: list[str], jas2: bytes | None) -> dict[str, str]:
+    """{``JOEnnnnk``: text} from ``QUEEN2.JAS`` (CRLF lines), used only if nearly every clip lands on a
+    non-empty part (else the numbering is not what ``description_line`` says and none is used)."""
+    refs = [(n, int(n[3:7]), int(n[7], 36)) for n in names if re.match(r"^JOE\d{5}$", n)]
+    if not jas2 or not refs:
+        return {}
+    lines = jas2.split(b"\r\n")
+    out = {}
+    for name, n, k in refs:
+        i = description_line(n)
+        ps = parts(lines[i - 1]) if 0 < i <= len(lines) else []
+        if k <= len(ps) and ps[k - 1]:
+            out[name] = ps[k - 1]
+    if len(out) < 0.9 * len(refs):
+        log.warning("QUEEN2.JAS: only %d of %d JOE clips fit its lines; no description text used", len(out), len(refs))
+        return {}
+    return out
+
+
 # --- labels -------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -289,6 +324,7 @@ def label_clips(names: list[str], banks: dict[str, bytes]) -> dict[str, Label]:
     dialogues = {n: clip_texts(dialogue_lines(b)) for n, b in banks.items() if n.endswith(".DOG")}
     files = match_dialogues(names, dialogues)
     cut_text = cutaway_texts(names, banks)
+    joe_text = description_texts(names, banks.get("QUEEN2.JAS"))
     labels = {}
     for name in names:
         m = _CLIP.match(name)
@@ -302,7 +338,7 @@ def label_clips(names: list[str], banks: dict[str, bytes]) -> dict[str, Label]:
             else:
                 labels[name] = Label("unknown", "none", "dialogue")
         elif re.match(r"^JOE\d{5}$", name):
-            labels[name] = Label("joe", "name", "description")
+            labels[name] = Label("joe", "name", "description", joe_text.get(name))
         elif _cut_ref(name) and f"{_cut_ref(name)[0]}.CUT" in banks:
             labels[name] = Label("unknown", "none", "cutaway", cut_text.get(name))
         else:
@@ -311,6 +347,10 @@ def label_clips(names: list[str], banks: dict[str, bytes]) -> dict[str, Label]:
 
 
 # --- extraction ---------------------------------------------------------------------------------------
+
+# ``44SSSSSS``, ``1000SSSS``, ``103ASSSS``: a number padded with S, no J/P. Sound effects, not voice: Whisper
+# tiny.en finds no speech (no-speech probability > 0.5 or no text) in 131 of the 132 of them.
+_SOUND_EFFECT = re.compile(r"^\d+[A-C]?S+$")
 
 def extract(out_dir: Path, report: PrepareReport, jobs: int = 1, resource: Path = RESOURCE) -> list[Utterance]:
     """Write ``out_dir/queen/audio/<clip>.wav`` for every voice clip of ``resource`` and return the rows."""
@@ -329,10 +369,13 @@ def extract(out_dir: Path, report: PrepareReport, jobs: int = 1, resource: Path 
                 report.skip(where, f"entry points past the end of the file ({e.offset}+{e.size} > {file_size} bytes)")
                 continue
             upper = e.name.upper()
-            if upper.endswith((".DOG", ".CUT")):
+            if upper.endswith((".DOG", ".CUT")) or upper == "QUEEN2.JAS":
                 f.seek(e.offset)
                 banks[upper] = f.read(e.size)
             elif upper.endswith(".SB"):
+                if _SOUND_EFFECT.match(e.name[:-3]):
+                    report.skip(where, "a room sound effect, not speech (<room>SSSS clips)")
+                    continue
                 f.seek(e.offset)
                 start = mp3_start(f.read(min(e.size, 256)))
                 if start is None:

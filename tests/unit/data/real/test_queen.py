@@ -72,6 +72,7 @@ def resource(tmp_path):
         ("050007P1.SB", b"\xff\xe3" + b"\x00" * 300),       # a frame sync, then garbage
         ("JOE00021.SB", b"not audio at all" * 10),          # no MPEG frame
         ("050001P2.SB", mp3_tone(0.1, 300)),                 # too short
+        ("44SSSSSS.SB", mp3_tone(1.0, 400)),                 # a room sound effect
         ("DEATH1.DOG", dog_bank()),
         ("C99Z.CUT", cut_bank([b"*FLWell, hello there.*01", b"Hi!*02"])),
         ("LAST.SB", mp3_tone(1.0)),                           # the index claims more bytes than the file has
@@ -81,7 +82,7 @@ def resource(tmp_path):
 def test_index_parsing(resource):
     entries = queen.read_index(resource)
     assert [e.name for e in entries][:3] == ["050006J1.SB", "050006P1.SB", "050006P2.SB"]
-    assert len(entries) == 13
+    assert len(entries) == 14
     first = entries[0]
     assert resource.read_bytes()[first.offset:first.offset + 2] == b"\xff\xe3"
     bad = resource.parent / "bad.1c"
@@ -123,6 +124,7 @@ def test_extract_labels_skips_bad_entries_and_resumes(resource, tmp_path):
     assert any(r.startswith("undecodable") or "too short" in r
                for p, r in reasons.items() if "050007P1" in p)
     assert any("too short" in r for p, r in reasons.items() if "050001P2" in p)
+    assert any("sound effect" in r for p, r in reasons.items() if "44SSSSSS" in p)
     write_manifest(utts, tmp_path / "out" / "queen.jsonl")
     assert len(read_manifest(tmp_path / "out" / "queen.jsonl")) == 7
 
@@ -146,7 +148,7 @@ def test_real_package(tmp_path):
     if not queen.RESOURCE.is_file():
         pytest.skip("flight-of-the-amazon-queen is not installed")
     utts = queen.extract(tmp_path, PrepareReport())
-    assert len(utts) > 6700
+    assert len(utts) > 6500
     speakers = {u.speaker for u in utts}
     assert {"queen:joe", "queen:sparky", "queen:death", "queen:witch_doctor", "queen:chief"} <= speakers
     by_id = {u.id: u for u in utts}
