@@ -64,7 +64,9 @@ def evaluate_manifest(runner: CTCRunner | TextRecognizer, manifest: str | Path, 
     from edge_ssl.audio.io import load_audio
     from edge_ssl.data.manifest import read_manifest
 
-    utts = read_manifest(manifest)
+    utts = read_manifest(manifest, lengths=False)  # a missing file is a failed row, not a manifest error
+    if not utts:
+        raise EdgeSSLError(f"{manifest}: empty manifest (no utterances to score)")
     unlabeled = [u.id for u in utts if u.text is None]
     if unlabeled:
         raise EdgeSSLError(f"{manifest}: {len(unlabeled)} utterance(s) have no 'text' to score against "
@@ -98,9 +100,15 @@ def evaluate_manifest(runner: CTCRunner | TextRecognizer, manifest: str | Path, 
     return summary
 
 
+def utterance_counts(s: EvalSummary) -> str:
+    """"300 utterances", or "298 utterances, 2 failed": a failed row is never hidden."""
+    return f"{s.num_utterances} utterances" + (f", {s.num_failed} failed" if s.num_failed else "")
+
+
 def comparison_table(summaries: list[tuple[str, EvalSummary]]) -> str:
     """Several systems scored on one manifest -> a markdown table (one row each, in the given order)."""
     lines = ["| system | decoder | CER | WER | RTF | utterances |", "|---|---|---:|---:|---:|---:|"]
     for name, s in summaries:
-        lines.append(f"| {name} | {s.decoder} | {s.cer:.2%} | {s.wer:.2%} | {s.rtf:.3f} | {s.num_utterances} |")
+        lines.append(f"| {name} | {s.decoder} | {s.cer:.2%} | {s.wer:.2%} | {s.rtf:.3f} | "
+                     f"{s.num_utterances}{f' ({s.num_failed} failed)' if s.num_failed else ''} |")
     return "\n".join(lines) + "\n"

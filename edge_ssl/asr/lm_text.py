@@ -45,7 +45,7 @@ def gather_lm_text(text_files: Sequence[str | Path] = (), wordnet: bool = False,
         sentences += [normalize_text(s) for s in wordnet_sentences()]
     if not sentences:
         raise EdgeSSLError("no LM text: give text files and/or --wordnet")
-    held_out = {normalize_text(u.text) for m in exclude for u in read_manifest(m) if u.text}
+    held_out = {normalize_text(u.text) for m in exclude for u in read_manifest(m, lengths=False) if u.text}
     kept = [s for s in sentences if s not in held_out]
     if not kept:
         raise EdgeSSLError(f"every LM sentence is in an excluded manifest ({', '.join(map(str, exclude))})")

@@ -24,7 +24,7 @@ def manifest_items(manifest: str | Path, limit: int, min_samples: int, max_sampl
     from edge_ssl.data.manifest import read_manifest
 
     out = []
-    for utt in read_manifest(manifest):
+    for utt in read_manifest(manifest, lengths=False):
         if len(out) >= limit:
             break
         try:

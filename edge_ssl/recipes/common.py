@@ -42,10 +42,10 @@ def build_audio_data(cfg: AudioDataConfig, info: DistInfo, seed: int, manifest: 
     """(dataset, sampler, collate) over a manifest, sharded over ranks, bucketed by duration.
     ``crop_multiple``: random crops start on a multiple of it (a frame hop, so cached frame targets align)."""
     from edge_ssl.data.dataset import AudioDataset, collate
-    from edge_ssl.data.manifest import read_manifest
+    from edge_ssl.data.manifest import check_audio, read_manifest
     from edge_ssl.data.sampler import BucketBatchSampler
 
-    utts = read_manifest(manifest or cfg.train_manifest)
+    utts = check_audio(read_manifest(manifest or cfg.train_manifest))  # lengths checked, bad files skipped
     kept = [u for u in utts if u.num_samples >= cfg.min_sample_size]
     if len(kept) < len(utts):
         log.info("skipping %d utterances shorter than %d samples", len(utts) - len(kept), cfg.min_sample_size)

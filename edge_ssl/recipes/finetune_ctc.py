@@ -144,7 +144,7 @@ class CTCFinetuner(nn.Module):
 
 def select_labeled(manifest: str, cfg: LabeledDataConfig) -> list:
     """The labeled utterances to train on: all with a transcript, then a deterministic ``labeled_fraction``."""
-    from edge_ssl.data.manifest import read_manifest
+    from edge_ssl.data.manifest import check_audio, read_manifest
 
     utts = read_manifest(manifest)
     labeled = [u for u in utts if u.text is not None and u.text.strip()]
@@ -158,6 +158,7 @@ def select_labeled(manifest: str, cfg: LabeledDataConfig) -> list:
         labeled.sort(key=lambda u: u.id)
         order = np.random.default_rng(cfg.subset_seed).permutation(len(labeled))
         labeled = [labeled[i] for i in sorted(order[:max(1, round(cfg.labeled_fraction * len(labeled)))])]
+    labeled = check_audio(labeled)  # lengths checked against the headers; unreadable files skipped, up front
     fits = [u for u in labeled if u.num_samples >= cfg.min_sample_size
             and (cfg.max_sample_size <= 0 or u.num_samples <= cfg.max_sample_size)]
     if len(fits) < len(labeled):

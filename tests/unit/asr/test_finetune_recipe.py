@@ -1,7 +1,9 @@
+import numpy as np
 import pytest
 import torch
 
 from edge_ssl.asr.tokenizer import CharTokenizer
+from edge_ssl.audio.io import save_wav
 from edge_ssl.data.manifest import Utterance, write_manifest
 from edge_ssl.errors import EdgeSSLError
 from edge_ssl.models.ctc import CTCModel
@@ -12,6 +14,8 @@ from edge_ssl.recipes.finetune_ctc import (CTCFinetuner, FinetuneModelConfig, La
 
 
 def manifest(tmp_path, n=40, text=True):
+    for i in range(n):  # real files: select_labeled checks num_samples against their headers
+        save_wav(tmp_path / f"u{i}.wav", np.zeros(8000 + i, np.float32))
     utts = [Utterance(f"u{i:02d}", tmp_path / f"u{i}.wav", 8000 + i, f"word {i}" if text else None) for i in range(n)]
     return str(write_manifest(utts, tmp_path / "m.jsonl"))
 

@@ -112,3 +112,27 @@ def test_ctrl_c_saves_a_checkpoint_and_says_how_to_resume(corpus, tmp_path):
     assert proc.returncode == 130, err
     step = torch.load(out / "checkpoint.pt", weights_only=True)["step"]
     assert step >= 2 and f"interrupted at step {step}" in err and "checkpoint" in err
+
+
+def test_wrong_num_samples_names_the_line_and_a_bad_file_is_skipped_up_front(run_cli, corpus, tmp_path, caplog):
+    """Issue 18 #6: 1e7 on short clips logged "6.94 h" and batched one clip at a time; and finetune stopped at
+    the first bad file of its training manifest mid-run."""
+    rows = [json.loads(ln) for ln in corpus.read_text().splitlines()]
+    for r in rows:
+        r["audio"] = str(corpus.parent / r["audio"])
+    wrong = tmp_path / "wrong.jsonl"
+    wrong.write_text("".join(json.dumps({**r, "num_samples": 10_000_000 if i == 2 else r["num_samples"]}) + "\n"
+                             for i, r in enumerate(rows)))
+    code, err = run_cli(*finetune_args(tmp_path / "a", wrong, 1))
+    assert code == 2 and f"{wrong}:3: 'num_samples' is 10000000" in err
+
+    (tmp_path / "bad.wav").write_bytes(b"RIFF0000WAVEjunk")
+    bad = tmp_path / "bad.jsonl"  # one unreadable file, and lines without num_samples
+    bad.write_text("".join(json.dumps({k: v for k, v in r.items() if k != "num_samples"}) + "\n" for r in rows)
+                   + json.dumps({"id": "bad", "audio": str(tmp_path / "bad.wav"), "num_samples": 8000,
+                                 "text": "a"}) + "\n")
+    with caplog.at_level("WARNING"):
+        code, err = run_cli(*finetune_args(tmp_path / "b", bad, 2))
+    assert code in (0, None), err
+    assert f"skipping {bad}:5" in caplog.text and "bad.wav" in caplog.text
+    assert len((tmp_path / "b" / "train_labeled.jsonl").read_text().splitlines()) == 4
