@@ -50,11 +50,12 @@ def evaluate(
     word_score: float = typer.Option(0.0, "--word-score", help="With --lm: score added per word."),
 ) -> None:
     """WER and CER with greedy CTC decoding, beam search with a word LM (--lm), or a peer engine's own
-    decoding; per-utterance JSONL and a summary JSON. Several models/engines in one run give one table."""
+    decoding; per-utterance JSONL and a summary JSON. Several models/engines in one run give one table. Exit
+    code 1 when some utterances could not be decoded (they are listed in results.jsonl)."""
     import json
     from dataclasses import asdict
 
-    from edge_ssl.asr.evaluate import comparison_table, evaluate_manifest
+    from edge_ssl.asr.evaluate import comparison_table, evaluate_manifest, utterance_counts
     from edge_ssl.errors import EdgeSSLError
 
     engines = list(engines or [])
@@ -72,7 +73,7 @@ def evaluate(
         systems.append((e, ("engine", e), manifest.parent / f"{e}_eval" / manifest.stem))
     several = len(systems) > 1
     root = out or manifest.parent / f"eval_{manifest.stem}"
-    summaries = []
+    summaries, failed = [], 0
     for name, (kind, what), default_out in systems:
         if kind == "engine":
             from edge_ssl.asr.peers import open_peer
@@ -90,10 +91,14 @@ def evaluate(
         folder = root / name.replace("/", "_") if several else (out or default_out)
         summary = evaluate_manifest(runner, manifest, folder, decoder=decoder)
         summaries.append((name, summary))
+        failed += summary.num_failed
         if not several:
             typer.echo(json.dumps(asdict(summary), indent=2))
         typer.echo(f"{name}: CER {summary.cer:.2%}  WER {summary.wer:.2%}  RTF {summary.rtf:.3f}  "
-                   f"({summary.num_utterances} utterances) -> {folder}")
+                   f"({utterance_counts(summary)}) -> {folder}")
+        if summary.num_failed:
+            typer.echo(f"{name}: {summary.num_failed} of {summary.num_utterances + summary.num_failed} utterances "
+                       f"failed (reasons in {folder / 'results.jsonl'})", err=True)
     if several:
         from edge_ssl.io import atomic_write_text
 
@@ -101,6 +106,8 @@ def evaluate(
         atomic_write_text(root / "comparison.md", table)
         atomic_write_text(root / "comparison.json", json.dumps({n: asdict(s) for n, s in summaries}, indent=2) + "\n")
         typer.echo(table + f"-> {root / 'comparison.md'}")
+    if failed:  # scored, but not on every utterance: like transcribe, not a success
+        raise typer.Exit(1)
 
 
 @app.command("pseudo-label", context_settings=HELP)

@@ -61,8 +61,9 @@ class Runner(ABC):
             raise EdgeSSLError(f"{self.path.name}: expected a mono waveform of shape (S,), got {wave.shape}")
         n, m = len(wave), self.meta
         if not m.min_samples <= n <= m.max_samples:
+            accepts = "the model accepts" if self.backend == "eager" else "the exported range"  # eager: no export
             raise EdgeSSLError(
-                f"{self.path.name}: input of {n} samples ({n / m.sample_rate:.3f} s) is outside the exported range "
+                f"{self.path.name}: input of {n} samples ({n / m.sample_rate:.3f} s) is outside {accepts} "
                 f"{m.min_samples}..{m.max_samples} samples ({m.min_samples / m.sample_rate:.3f}.."
                 f"{m.max_samples / m.sample_rate:.1f} s at {m.sample_rate} Hz); "
                 + ("pad it" if n < m.min_samples else "split it into shorter segments"))

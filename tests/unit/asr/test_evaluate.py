@@ -91,3 +91,32 @@ def test_encoder_file_is_not_a_recognizer(tmp_path):
     save_model(SpeechEncoder(tiny()), tmp_path / "e.safetensors", "speech_encoder", tiny())
     with pytest.raises(EdgeSSLError, match="not CTC logits"):
         open_model(tmp_path / "e.safetensors")
+
+
+def test_cli_fails_on_failed_rows_and_says_how_many(run_cli, tiny_ctc, tmp_path):  # issue 18, smaller
+    m = corpus(tmp_path, {4000: "a cat", 6000: "the dog"}, corrupt=True)
+    code, err = run_cli("evaluate", tiny_ctc, m, "--out", tmp_path / "eval")
+    assert code == 1 and "1 of 3 utterances failed" in err
+
+
+def test_empty_manifest_says_so(tmp_path):
+    (tmp_path / "m.jsonl").write_text("\n")
+    with pytest.raises(EdgeSSLError, match="m.jsonl: empty manifest"):
+        evaluate_manifest(SpellingRunner(TEXTS), tmp_path / "m.jsonl", progress=False)
+
+
+def test_manifest_without_num_samples_is_scored_and_a_lost_file_is_a_failed_row(tmp_path):
+    m = corpus(tmp_path, {4000: "a cat", 6000: "the dog ran"})
+    rows = [json.loads(x) for x in m.read_text().splitlines()] + [{"id": "lost", "audio": "lost.wav", "text": "x"}]
+    m.write_text("".join(json.dumps({k: v for k, v in r.items() if k != "num_samples"}) + "\n" for r in rows))
+    s = evaluate_manifest(SpellingRunner(TEXTS), m, progress=False)
+    assert (s.num_utterances, s.num_failed, s.cer) == (2, 1, 0)
+
+
+def test_eager_model_range_error_does_not_say_exported(tmp_path):  # issue 18, smaller: a .safetensors row
+    tok = CharTokenizer()
+    save_model(CTCModel(tiny(), tok.vocab_size), tmp_path / "m.safetensors", "ctc", {"encoder": tiny()},
+               vocab=list(tok.tokens))
+    with pytest.raises(EdgeSSLError) as e:
+        open_model(tmp_path / "m.safetensors").run(np.zeros(100, np.float32))
+    assert "exported" not in str(e.value) and "accepts" in str(e.value)
