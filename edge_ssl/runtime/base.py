@@ -61,7 +61,7 @@ class Runner(ABC):
             raise EdgeSSLError(f"{self.path.name}: expected a mono waveform of shape (S,), got {wave.shape}")
         n, m = len(wave), self.meta
         if not m.min_samples <= n <= m.max_samples:
-            accepts = "the model accepts" if self.backend == "eager" else "the exported range"  # eager: no export
+            accepts = "the range the model accepts" if self.backend == "eager" else "the exported range"
             raise EdgeSSLError(
                 f"{self.path.name}: input of {n} samples ({n / m.sample_rate:.3f} s) is outside {accepts} "
                 f"{m.min_samples}..{m.max_samples} samples ({m.min_samples / m.sample_rate:.3f}.."

@@ -14,8 +14,8 @@ def test_eager_runner_exposes_metadata_and_runs(tiny_ctc):
     assert out.shape == (49, 29) and out.dtype == np.float32
 
 
-@pytest.mark.parametrize("n, match", [(399, "outside the exported range.*pad it"),
-                                      (16000 * 30 + 1, "outside the exported range.*split it")])
+@pytest.mark.parametrize("n, match", [(399, "outside the range the model accepts.*pad it"),
+                                      (16000 * 30 + 1, "outside the range the model accepts.*split it")])
 def test_out_of_range_input_is_a_clear_error(tiny_ctc, n, match):
     with pytest.raises(EdgeSSLError, match=match):
         open_runner(tiny_ctc).run(np.zeros(n, np.float32))
