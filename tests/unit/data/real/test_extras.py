@@ -102,3 +102,14 @@ def test_asterisk_reads_only_its_language_and_says_what_to_install(tmp_path):
 def test_missing_package_message(tmp_path, extract, kw, package):
     with pytest.raises(MissingPackage, match=f"sudo apt-get install {package}$"):
         extract(tmp_path / "out", PrepareReport(), **{kw: tmp_path / "absent"})
+
+
+def test_process_pool_gives_the_same_clips(tmp_path):
+    voices = tmp_path / "voices"
+    for i in range(5):
+        tone(voices / "Surfer" / f"Line{i}.ogg", freq=200 + 20 * i)
+    one = extras.extract_hedgewars(tmp_path / "a", PrepareReport(), voices=voices)
+    two = extras.extract_hedgewars(tmp_path / "b", PrepareReport(), jobs=2, voices=voices)
+    assert [(u.id, u.num_samples) for u in one] == [(u.id, u.num_samples) for u in two]
+    for u in one:
+        assert (tmp_path / "b" / "hedgewars" / "audio" / u.audio_path.name).read_bytes() == u.audio_path.read_bytes()
