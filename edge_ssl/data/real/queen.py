@@ -179,7 +179,8 @@ def _digit(k: int) -> str:
 
 def match_dialogues(clip_names: list[str], dialogues: dict[str, dict[str, str]]) -> dict[str, str]:
     """{NN: dialogue file} matching each dialogue-file number to the ``*.DOG`` whose clip suffixes
-    (node ids + J/P + part) overlap its clip names best (Jaccard). ``_TIES`` settles the numbers whose clips fit several files about equally well."""
+    (node ids + J/P + part) overlap its clip names best (Jaccard). ``_TIES`` settles the numbers whose clips
+    fit several files about equally well; an exact tie between two characters' files stays unmatched."""
     by_nn: dict[str, set[str]] = defaultdict(set)
     for name in clip_names:
         m = _CLIP.match(name)
@@ -203,12 +204,13 @@ def match_dialogues(clip_names: list[str], dialogues: dict[str, dict[str, str]])
     return out
 
 
-
 # Three dialogue numbers have the same node ids as three files (DOG, CHIEF4 and WITCH4: four greetings and
-# four answers each), so the clip names cannot tell them apart (DOG.DOG even scores best for all three). 14 is the guard dog: its Joe lines are the
-# short ones ("Nice doggy." 1.4 s against 1.8 s and 1.6 s for "Hi, I'm Joe King..."), its 0009P1 "Woof!"
-# lasts 0.7 s. 19 and 78 are the Pygmy chief and the witch doctor speaking Pygmy, told apart by voice: each
-# one's answers sound closest to the answers of that character's English dialogues (CHIEF1-3, WITCH1-3).
+# four answers each), so the clip names cannot tell them apart (DOG.DOG even scores best for all three).
+# 14 is the guard dog: its Joe lines are the short ones ("Nice doggy." 1.4 s against 1.8 s and 1.6 s for
+# "Hi, I'm Joe King..."), its 0009P1 "Woof!" lasts 0.7 s. 19 and 78 are the Pygmy chief and the witch
+# doctor speaking Pygmy, told apart by voice: a classifier trained on the other answers (``voice_labels``'
+# features) gives all six answers of 78 to the witch doctor (mean p 0.68), and those of 19 score the chief
+# above the witch doctor (0.11 against 0.03).
 _TIES = {"14": "DOG.DOG", "19": "CHIEF4.DOG", "78": "WITCH4.DOG"}
 
 # dialogue file stem (digits dropped) -> character, where the game's own text names them otherwise
