@@ -98,5 +98,3 @@ def real(
     for name, s in stats["splits"].items():
         typer.echo(f"{out_dir / s['manifest']}: {s['clips']} clips, {s['minutes']:.1f} min, {s['speakers']} speakers")
     typer.echo(f"held out: {', '.join(stats['heldout_speakers'])}")
-    for problem in stats["problems"].values():
-        typer.echo(f"not prepared: {problem}")
