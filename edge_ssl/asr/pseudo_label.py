@@ -234,10 +234,13 @@ def select_labels(utts: list[Utterance], hyps: list[dict[str, dict]], teachers: 
 
 def pseudo_label(manifest: str | Path, out_dir: str | Path, teachers: list[str], rule: SelectRule,
                  threads: int = 1, beam_size: int = 5, limit: int | None = None,
-                 name: str = "labeled", decode_only: bool = False) -> tuple[Path | None, dict[str, SourceStats]]:
+                 name: str = "labeled", decode_only: bool = False,
+                 hyps_dir: str | Path | None = None) -> tuple[Path | None, dict[str, SourceStats]]:
     """Decode ``manifest`` with each teacher (resumable), then select; writes ``<out_dir>/<name>.jsonl`` and
     ``<out_dir>/<name>.report.json``. Returns (manifest path, stats per source). ``decode_only``: stop after
-    decoding (teachers run as separate processes, one per core, then one selection run joins them)."""
+    decoding (teachers run as separate processes, one per core, then one selection run joins them).
+    ``hyps_dir``: where the teachers' files live (default ``<out_dir>/hyps``); a recipe keeps them in the
+    repository, since they cost CPU-hours and are small."""
     if not teachers:
         raise EdgeSSLError("pseudo-label needs at least one teacher")
     out_dir = Path(out_dir)
@@ -246,7 +249,7 @@ def pseudo_label(manifest: str | Path, out_dir: str | Path, teachers: list[str],
         utts = utts[:limit]
     hyps = []
     for t in teachers:
-        path = out_dir / "hyps" / f"{teacher_slug(t)}.beam{beam_size}.jsonl"  # decodes of one setting only
+        path = Path(hyps_dir or out_dir / "hyps") / f"{teacher_slug(t)}.beam{beam_size}.jsonl"  # decodes of one setting only
         done = _read_done(path)
         if all(u.id in done for u in utts):
             hyps.append(done)
@@ -256,7 +259,7 @@ def pseudo_label(manifest: str | Path, out_dir: str | Path, teachers: list[str],
         return None, {}
     out = out_dir / f"{name}.jsonl"
     stats = select_labels(utts, hyps, teachers, rule, out)
-    report = {"manifest": str(manifest), "teachers": teachers, "rule": asdict(rule), "beam_size": beam_size,
+    report = {"manifest": str(manifest), "teachers": teachers, "kept": sum(s.kept for s in stats.values()), "rule": asdict(rule), "beam_size": beam_size,
               "sources": {k: asdict(v) for k, v in sorted(stats.items())}}
     atomic_write_text(out_dir / f"{name}.report.json", json.dumps(report, indent=2) + "\n")
     return out, stats

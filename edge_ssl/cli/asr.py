@@ -130,6 +130,7 @@ def pseudo_label(
     threads: int = typer.Option(1, "--threads", help="CPU threads per teacher."),
     limit: int = typer.Option(0, "--limit", help="Only the first N utterances (0 = all)."),
     name: str = typer.Option("labeled", "--name", help="Stem of the labeled manifest and its report."),
+    hyps: Path = typer.Option(None, "--hyps", help="Folder of the teachers' decodes (default: OUT/hyps)."),
     decode_only: bool = typer.Option(False, "--decode-only", help="Only run the teachers (e.g. one process per "
                                      "teacher); a later run without it selects from their files."),
 ) -> None:
@@ -139,9 +140,9 @@ def pseudo_label(
     rule = SelectRule(max_cer=max_cer, min_confidence=min_confidence, strict=strict, text_key=text_key,
                       check_key=check_key)
     out, stats = run(manifest, out_dir, list(teachers), rule, threads=threads, beam_size=beam,
-                     limit=limit or None, name=name, decode_only=decode_only)
+                     limit=limit or None, name=name, decode_only=decode_only, hyps_dir=hyps)
     if out is None:
-        typer.echo(f"decoded with {', '.join(teachers)} -> {out_dir / 'hyps'}")
+        typer.echo(f"decoded with {', '.join(teachers)} -> {hyps or out_dir / 'hyps'}")
         return
     for source, s in sorted(stats.items()):
         typer.echo(f"{source}: kept {s.kept}/{s.total} ({s.kept / max(s.total, 1):.1%}, {s.hours_kept:.2f} h; "

@@ -45,8 +45,11 @@ class StudentConfig:
 
 
 def student_encoder_config(teacher: EncoderConfig, cfg: StudentConfig) -> EncoderConfig:
-    """The teacher's architecture with the student's depth/width/conv changes, layerdrop 0 (s3prl)."""
-    changes = {"num_layers": cfg.num_layers, "layerdrop": 0.0}
+    """The teacher's architecture with the student's depth/width/conv changes, layerdrop 0 (s3prl).
+
+    A Whisper teacher's padding of every clip to its 30 s window (``pad_to_frames``) is a property of the
+    teacher's training, not the architecture: the student runs on the clip alone."""
+    changes = {"num_layers": cfg.num_layers, "layerdrop": 0.0, "pad_to_frames": 0}
     for name in ("embed_dim", "num_heads", "ffn_dim"):
         if getattr(cfg, name):
             changes[name] = getattr(cfg, name)
