@@ -4,10 +4,13 @@ from source and cannot run this Python; shared/STACK.md pitfall 6).
 ``<artifact>.golden/`` holds, per utterance, ``<i>.input.f32`` (raw little-endian float32 samples, before
 any normalisation; for an image encoder the normalised (C, S, S) image, row-major) and ``<i>.expected.f32``
 (the artifact's own output on this machine, row-major (T, V), or (D,)), plus ``index.json`` with shapes
-(``input_shape``, ``shape``), decoded text and the tolerance. The folder is written whole, then renamed.
+(``input_shape``, ``shape``), decoded text, the tolerance and the artifact's sha256 (vectors beside another
+version of the artifact are refused). The folder is written whole, then renamed; export publishes it with
+its artifact as one unit (``deploy/publish.py``).
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -37,6 +40,14 @@ def golden_dir(artifact: str | Path) -> Path:
     return artifact.with_name(artifact.name + ".golden")
 
 
+def file_sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def tolerance_for(precision: str) -> float:
     return TOLERANCE["fp32" if precision == "fp32" else "int8"]
 
@@ -48,7 +59,8 @@ def write_golden(artifact: str | Path, items: list[GoldenItem], precision: str, 
     os.umask(umask)
     tmp.chmod(0o777 & ~umask)  # mkdtemp makes it 0700; the published folder gets a normal folder's mode
     try:
-        index = {"artifact": Path(artifact).name, "precision": precision, "source_model": str(Path(source_model).resolve()),
+        index = {"artifact": Path(artifact).name, "artifact_sha256": file_sha256(artifact), "precision": precision,
+                 "source_model": str(Path(source_model).resolve()),
                  "tolerance_rel_max_abs": tolerance_for(precision), "dtype": "float32 little-endian", "items": []}
         for i, it in enumerate(items):
             stem = f"{i:02d}"
@@ -77,6 +89,10 @@ def read_golden(artifact: str | Path) -> tuple[dict, list[GoldenItem]]:
         raise EdgeSSLError(f"{folder}: no golden vectors (index.json missing); pass audio files to verify")
     try:
         index = json.loads(index_path.read_text())
+        want = index.get("artifact_sha256")  # older indexes have none
+        if want and want != (have := file_sha256(artifact)):
+            raise EdgeSSLError(f"{folder}: these golden vectors belong to another version of {Path(artifact).name} "
+                               f"(sha256 {want[:12]}, the file is {have[:12]}); re-export it")
         items = []
         for row in index["items"]:
             wave = np.fromfile(folder / row["input"], dtype="<f4")

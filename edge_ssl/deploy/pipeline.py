@@ -3,8 +3,10 @@
     result = export_model("student.safetensors", "out/student_int8.pte", ExportConfig(quant="static",
                           calibration="data/synth/dev.jsonl"))
 
-Everything lands atomically: the artifact, ``tokens.txt`` beside it, and ``<artifact>.golden/``. Export is
-only reported as done once ``verify`` has passed on the golden inputs. The model file's ``kind`` picks the
+The artifact, ``tokens.txt`` beside it and ``<artifact>.golden/`` are written and verified in a staging
+folder, then published together (``deploy/publish.py``): a kill at any point leaves the old set or the new
+one, never an artifact beside another export's golden vectors. Export is only reported as done once
+``verify`` has passed on the golden inputs; a failed verification publishes nothing. The model file's ``kind`` picks the
 graph: ``ctc``/``speech_encoder`` (speech; the length range applies) or ``vit``/``mae`` (image encoder).
 """
 from __future__ import annotations
@@ -19,10 +21,10 @@ import torch
 
 from edge_ssl.deploy.audio import file_items, manifest_items, test_signal
 from edge_ssl.deploy.golden import GoldenItem, write_golden
+from edge_ssl.deploy.publish import TOKENS, staged_publish
 from edge_ssl.deploy.verify import VerifyReport, verify_artifact
 from edge_ssl.deploy.wrappers import ExportWrapper, wrap
 from edge_ssl.errors import EdgeSSLError
-from edge_ssl.io import atomic_write_bytes
 
 log = logging.getLogger(__name__)
 
@@ -102,8 +104,26 @@ def export_model(model_path: str | Path, out: str | Path, cfg: ExportConfig = Ex
     meta = wrapper.meta
     log.info("exporting %s %s -> %s (%s, %s)", meta.task, model_path, out, precision,
              f"images {meta.image_shape}" if meta.is_image else f"{meta.min_samples}..{meta.max_samples} samples")
+    with staged_publish(out) as staged:  # published on success only, with its sidecars
+        partitions = _write_artifact(wrapper, staged, fmt, model_path, cfg)
+        if meta.tokens:
+            from edge_ssl.asr.tokenizer import CharTokenizer
 
-    partitions = None
+            CharTokenizer(meta.tokens).save(staged.with_name(TOKENS))
+        write_golden_vectors(staged, model_path, cfg, cfg.threads)
+        reports = verify_artifact(staged, model=model_path, threads=cfg.threads) if cfg.verify else []
+        for r in reports:
+            r.artifact = str(out)
+        if cfg.verify and not all(r.passed for r in reports):
+            raise EdgeSSLError(f"{out}: verification failed (nothing written):\n"
+                               + "\n".join(r.format() for r in reports))
+    return ExportResult(out, precision, out.stat().st_size, time.perf_counter() - t0, partitions, reports)
+
+
+def _write_artifact(wrapper: ExportWrapper, path: Path, fmt: str, model_path: str | Path,
+                    cfg: ExportConfig) -> str | None:
+    """torch.export -> (quantize) -> .pte bytes or .onnx at ``path``; returns the .pte partition summary."""
+    meta = wrapper.meta
     if fmt == "pte":
         from edge_ssl.deploy.pte import lower_to_pte
 
@@ -124,32 +144,22 @@ def export_model(model_path: str | Path, out: str | Path, cfg: ExportConfig = Ex
                          manifest_items(cfg.calibration, cfg.num_calibration, meta.min_samples, meta.max_samples)]
             program = quantize_pt2e(wrapper, cfg.quant, calib, cfg.keep_frontend_fp32)
         lowered = lower_to_pte(program, meta)
-        partitions = lowered.summary()
-        atomic_write_bytes(out, lowered.buffer)
+        path.write_bytes(lowered.buffer)
+        return lowered.summary()
+    from edge_ssl.deploy.onnx_export import export_onnx
+
+    if cfg.quant == "none":
+        export_onnx(wrapper, path)
     else:
-        from edge_ssl.deploy.onnx_export import export_onnx
+        import tempfile
 
-        if cfg.quant == "none":
-            export_onnx(wrapper, out)
-        else:
-            from edge_ssl.deploy.quantize import quantize_onnx
-            import tempfile
+        from edge_ssl.deploy.quantize import quantize_onnx
 
-            with tempfile.TemporaryDirectory() as d:
-                fp32 = Path(d) / "fp32.onnx"
-                export_onnx(wrapper, fp32)
-                quantize_onnx(fp32, out, meta.to_strings())
-
-    if meta.tokens:
-        from edge_ssl.asr.tokenizer import CharTokenizer
-
-        CharTokenizer(meta.tokens).save(out.with_name("tokens.txt"))
-    write_golden_vectors(out, model_path, cfg, cfg.threads)
-    reports = verify_artifact(out, model=model_path, threads=cfg.threads) if cfg.verify else []
-    result = ExportResult(out, precision, out.stat().st_size, time.perf_counter() - t0, partitions, reports)
-    if cfg.verify and not result.passed:
-        raise EdgeSSLError(f"{out}: verification failed:\n" + "\n".join(r.format() for r in reports))
-    return result
+        with tempfile.TemporaryDirectory() as d:
+            fp32 = Path(d) / "fp32.onnx"
+            export_onnx(wrapper, fp32)
+            quantize_onnx(fp32, path, meta.to_strings())
+    return None
 
 
 def write_golden_vectors(artifact: Path, model_path: str | Path, cfg: ExportConfig, threads: int | None) -> Path:
