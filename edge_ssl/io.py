@@ -11,7 +11,9 @@ import os
 import re
 import tempfile
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
+
+from edge_ssl.errors import EdgeSSLError
 
 log = logging.getLogger(__name__)
 
@@ -65,3 +67,21 @@ def remove_stale_temps(folder: str | Path) -> list[Path]:
         log.info("removed %d temp file(s) left by an interrupted write: %s", len(removed),
                  ", ".join(p.name for p in removed))
     return removed
+
+
+def torch_load_weights(path: str | Path) -> Any:
+    """``torch.load(path, weights_only=True)`` on the CPU. A pickle that names anything beyond tensors and
+    containers is refused in one line that names it; torch's own message would advise re-running with
+    ``weights_only=False``, which is exactly how a malicious file runs its code."""
+    import pickle
+
+    import torch
+
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        named = re.search(r"GLOBAL (\S+)", str(e))
+        if named is None:
+            raise EdgeSSLError(f"{path}: not a readable PyTorch file (bad pickle data)") from None
+        raise EdgeSSLError(f"{path}: refused: its pickle calls {named.group(1)}, which no weights file needs "
+                           "(loading it could run code); it was not loaded") from None

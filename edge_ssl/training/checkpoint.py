@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from edge_ssl.errors import EdgeSSLError
-from edge_ssl.io import atomic_path
+from edge_ssl.io import atomic_path, torch_load_weights
 
 
 class CheckpointError(EdgeSSLError):
@@ -57,8 +57,10 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # truncated zip, bad pickle, disallowed global: all mean "unusable"
+        state = torch_load_weights(path)
+    except EdgeSSLError as e:  # a pickle that would run code: never loaded, never advised to be
+        raise CheckpointError(str(e)) from None
+    except Exception as e:  # truncated zip, unreadable file: "unusable"
         raise CheckpointError(f"{path}: corrupt or unreadable checkpoint ({type(e).__name__}: {e}); "
                               "delete it to start fresh, or restore a good copy") from None
     missing = {"model", "optimizer", "step"} - set(state if isinstance(state, dict) else ())

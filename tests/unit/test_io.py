@@ -22,3 +22,27 @@ def test_failed_write_leaves_old_file(tmp_path):
             tmp.write_text("half")
             raise RuntimeError("killed")
     assert p.read_text() == "good" and len(list(tmp_path.iterdir())) == 1
+
+
+class Evil:
+    """A pickle that would run a command when loaded with weights_only=False."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return os.system, (f"touch {self.marker}",)
+
+
+def test_malicious_pickle_is_refused_by_name_without_unsafe_advice(tmp_path):  # issue 18 #13
+    import torch
+
+    from edge_ssl.errors import EdgeSSLError
+    from edge_ssl.io import torch_load_weights
+
+    torch.save({"model": Evil(tmp_path / "pwned")}, tmp_path / "evil.pt")
+    with pytest.raises(EdgeSSLError) as e:
+        torch_load_weights(tmp_path / "evil.pt")
+    msg = str(e.value)
+    assert str(tmp_path / "evil.pt") in msg and "system" in msg and "weights_only" not in msg
+    assert "\n" not in msg and not (tmp_path / "pwned").exists()

@@ -136,3 +136,20 @@ def test_wrong_num_samples_names_the_line_and_a_bad_file_is_skipped_up_front(run
     assert code in (0, None), err
     assert f"skipping {bad}:5" in caplog.text and "bad.wav" in caplog.text
     assert len((tmp_path / "b" / "train_labeled.jsonl").read_text().splitlines()) == 4
+
+
+def test_malicious_checkpoint_is_refused_in_one_line(run_cli, corpus, tmp_path):  # issue 18 #13, on resume
+    out = tmp_path / "run"
+    out.mkdir()
+    torch.save({"model": Evil(tmp_path / "pwned"), "optimizer": {}, "step": 1}, out / "checkpoint.pt")
+    code, err = run_cli(*finetune_args(out, corpus, 2))
+    assert code == 2 and "system" in err and "weights_only" not in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "pwned").exists()
+
+
+class Evil:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return os.system, (f"touch {self.marker}",)
