@@ -1,5 +1,5 @@
 """Models shipped inside the package, so ``edge-ssl listen`` and ``edge-ssl transcribe`` work with no
-``--model``. ``edge_en/``: the small English CTC model of ``recipes/configs/ctc/edge_en.yaml`` as an int8
+``--model``. ``edge_en/``: the small English CTC model of ``edge_ssl/configs/ctc/edge_en.yaml`` as an int8
 ``.pte`` (ExecuTorch/XNNPACK, the default) and an int8 ``.onnx``; its card is ``edge_en/MODEL_CARD.md``."""
 from __future__ import annotations
 

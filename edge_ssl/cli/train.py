@@ -8,7 +8,7 @@ import typer
 
 from edge_ssl.cli.app import app
 
-CONFIG_HELP = "Config file, or a name under recipes/configs (e.g. hubert/tiny)."
+CONFIG_HELP = "Config file, or a name under edge_ssl/configs (e.g. hubert/tiny)."
 OVERRIDES_HELP = "key=value overrides, e.g. train.max_steps=100 optim.lr=1e-4"
 
 # method -> recipe module under edge_ssl.recipes (each defines Config and train(cfg, info))

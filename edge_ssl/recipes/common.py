@@ -24,7 +24,8 @@ log = logging.getLogger(__name__)
 
 C = TypeVar("C")
 
-CONFIG_ROOT = Path(__file__).resolve().parents[2] / "recipes" / "configs"
+# The recipe configs ship inside the package (package data), so ``-c ctc/tiny`` works from an installed wheel.
+CONFIG_ROOT = Path(__file__).resolve().parents[1] / "configs"
 
 
 @dataclass
@@ -58,7 +59,7 @@ def build_audio_data(cfg: AudioDataConfig, info: DistInfo, seed: int, manifest: 
 
 
 def resolve_config_path(config: str | None) -> Path | None:
-    """A path, or a name under recipes/configs (``hubert/tiny`` -> recipes/configs/hubert/tiny.yaml)."""
+    """A path, or a name under edge_ssl/configs (``hubert/tiny`` -> edge_ssl/configs/hubert/tiny.yaml)."""
     if config is None:
         return None
     p = Path(config)
@@ -67,7 +68,11 @@ def resolve_config_path(config: str | None) -> Path | None:
     named = CONFIG_ROOT / (config if config.endswith(".yaml") else f"{config}.yaml")
     if named.is_file():
         return named
-    raise ConfigError(f"config not found: {config} (neither a file nor a name under {CONFIG_ROOT})")
+    family = CONFIG_ROOT / Path(config).parent
+    near = sorted(f"{q.parent.name}/{q.stem}" for q in family.glob("*.yaml")) if family != CONFIG_ROOT else []
+    known = near or sorted(d.name + "/" for d in CONFIG_ROOT.iterdir() if d.is_dir())
+    raise ConfigError(f"config not found: {config} (neither a file nor a name under {CONFIG_ROOT}; "
+                      f"names there: {', '.join(known)})")
 
 
 # Keys a resume may change without train.allow_config_change: they do not touch what is computed.

@@ -1,6 +1,6 @@
-"""Write the bundled model's MODEL_CARD.md from what recipes/configs/bundled/run.sh measured.
+"""Write the bundled model's MODEL_CARD.md from what recipes/bundled/run.sh measured.
 
-    python recipes/configs/bundled/card.py OUT MODEL CLIPS DEST   -> DEST/MODEL_CARD.md (+ OUT/card.json)
+    python recipes/bundled/card.py OUT MODEL CLIPS DEST   -> DEST/MODEL_CARD.md (+ OUT/card.json)
 
 Every number in the card is read from OUT (evaluate summaries and per-utterance results, bench.json), the
 training run (metrics.jsonl) and the corpus (corpus.json): none is typed in by hand.
@@ -74,7 +74,7 @@ def render(rows, bench, cost, params, metrics, corpus, enc, sizes, n_clips, clip
         "",
         "`edge-ssl transcribe FILE.wav` and `edge-ssl listen` use `model_int8.pte` when no `--model` is given;",
         "`model_int8.onnx` is the same network for ONNX Runtime. Both are made by this toolkit's own recipes",
-        "and rebuilt, with this card, by `bash recipes/configs/bundled/run.sh`.",
+        "and rebuilt, with this card, by `bash recipes/bundled/run.sh`.",
         "",
         "## Results on held-out voices",
         "",
@@ -132,7 +132,7 @@ def render(rows, bench, cost, params, metrics, corpus, enc, sizes, n_clips, clip
         f"  tri-stage lr peak 2e-3, SpecAugment-style time/channel masking): {last['step']} updates of 40 s of",
         f"  audio, {last['elapsed_s'] / 60:.0f} min on 2 CPU cores; final training loss per token "
         f"{last['loss_per_token']:.3f}.",
-        "- Retrain everything and regenerate this card: `bash recipes/configs/bundled/run.sh`.",
+        "- Retrain everything and regenerate this card: `bash recipes/bundled/run.sh`.",
         "",
         "## Known limits",
         "",

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Rebuild the bundled English model (edge_ssl/assets/edge_en) and its model card, end to end:
-#   bash recipes/configs/bundled/run.sh            # OUT=runs/bundled DATA=data/synth_big
+#   bash recipes/bundled/run.sh            # OUT=runs/bundled DATA=data/synth_big
 # corpus -> CTC training (ctc/edge_en) -> int8 .pte + int8 .onnx (verified) -> evaluate them and the peer engines
 # on the same held-out-voice clips -> bench -> MODEL_CARD.md. Training takes ~1 h on 2 cores; one thread
 # trains faster than two here when anything else runs (OpenMP barriers), hence OMP_NUM_THREADS=1.

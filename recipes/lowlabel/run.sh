@@ -5,8 +5,8 @@
 #   (2) the same architecture from scratch, CTC on the same 10% (and (2b): with only arm 1's FT_STEPS updates)
 #   (3) DistilHuBERT of (1)'s teacher (front-end + 2 layers, heads for layers 2, 4, 6) -> CTC on the same 10%
 # then the CER table and plot (docs/lowlabel.md).
-#   bash recipes/configs/lowlabel/run.sh                         # DATA=data/synth_big OUT=runs/lowlabel_edge
-#   PT_STEPS=500 FT_STEPS=300 KD_STEPS=100 bash recipes/configs/lowlabel/run.sh      # a shorter run
+#   bash recipes/lowlabel/run.sh                         # DATA=data/synth_big OUT=runs/lowlabel_edge
+#   PT_STEPS=500 FT_STEPS=300 KD_STEPS=100 bash recipes/lowlabel/run.sh      # a shorter run
 # Budget: every update sees 20 s of audio. Arm 1: PT_STEPS + FT_STEPS; arm 2: SCRATCH_STEPS (default
 # PT_STEPS + FT_STEPS, never fewer) CTC updates; arm 2b: FT_STEPS; arm 3: arm 1's pretraining + KD_STEPS + FT_STEPS.
 # Two lanes run side by side, one thread each (on 2 cores, one OpenMP thread per process is ~2.6x faster

@@ -1,6 +1,6 @@
 """Collect the low-label runs into a table (markdown + JSON) and a CER plot.
 
-    python recipes/configs/lowlabel/table.py runs/lowlabel_edge
+    python recipes/lowlabel/table.py runs/lowlabel_edge
         -> runs/lowlabel_edge/{table.md,table.json,cer.png}
 
 Each arm's CER/WER comes from <stage>/valid/summary.json of its CTC stage; its updates and training wall time

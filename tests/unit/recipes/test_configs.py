@@ -1,4 +1,4 @@
-"""Every recipe YAML under recipes/configs loads against its recipe's schema (unknown keys, wrong types and
+"""Every recipe YAML under edge_ssl/configs loads against its recipe's schema (unknown keys, wrong types and
 failed validations are errors), and the paper-scale pretraining configs keep the papers' numbers."""
 from pathlib import Path
 
