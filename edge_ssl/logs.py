@@ -63,11 +63,14 @@ def native_stderr() -> Iterator[None]:
     """Capture what C/C++ code writes to file descriptor 2 inside the block (ExecuTorch's cpuinfo probe) and
     re-emit it as DEBUG lines of ``edge_ssl.native``: shown with ``-v``; replayed on stderr if the block raises,
     so a native error message is never lost."""
-    if _verbose:
+    try:
+        saved = -1 if _verbose else os.dup(2)
+    except OSError:  # no fd 2 (a daemon): nothing to capture
+        saved = -1
+    if saved < 0:
         yield
         return
     sys.stderr.flush()
-    saved = os.dup(2)
     with tempfile.TemporaryFile() as buf:
         os.dup2(buf.fileno(), 2)
         failed = True
