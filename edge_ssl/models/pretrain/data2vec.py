@@ -3,9 +3,10 @@
     student: masked input -> transformer -> final_proj (C -> C)       at masked frames
     teacher: the same projected features, unmasked -> EMA transformer -> top-K FFN outputs, instance-normed,
              averaged                                                    (no gradient)
-Only the transformer (positional conv + layers) is EMA'd: the conv extractor and feature projection are
-the student's own, shared, as fairseq's ``ema_transformer_only``. The teacher runs in eval mode (no
-dropout, no layerdrop). ``on_update`` moves it toward the student with tau annealed 0.999 -> 0.9999.
+Only the transformer layers (and the encoder LayerNorm) are EMA'd: the conv extractor and feature projection
+are the student's own (fairseq ``ema_transformer_only``), and so is the positional conv, which the teacher
+copies from the student at every update (fairseq ``ema_layers_only``, the paper's setting). The teacher runs in
+eval mode (no dropout, no layerdrop). ``on_update`` moves it toward the student with tau annealed 0.999 -> 0.9999.
 """
 from __future__ import annotations
 
@@ -53,8 +54,11 @@ class Data2VecPretrainer(MaskedPretrainer):
     def on_update(self, step: int) -> None:
         super().on_update(step)
         tau = obj.ema_decay(step, self.obj.ema_start, self.obj.ema_end, self.obj.ema_anneal_steps)
-        for t, s in zip(self.teacher.parameters(), self.encoder.encoder.parameters()):
-            t.mul_(tau).add_(s.detach(), alpha=1.0 - tau)
+        for (name, t), s in zip(self.teacher.named_parameters(), self.encoder.encoder.parameters()):
+            if name.startswith("pos_conv."):  # shared, not averaged (fairseq ema_layers_only)
+                t.copy_(s)
+            else:
+                t.mul_(tau).add_(s.detach(), alpha=1.0 - tau)
         for t, s in zip(self.teacher.buffers(), self.encoder.encoder.buffers()):
             t.copy_(s)
 

@@ -1,5 +1,6 @@
 import math
 
+import pytest
 import torch
 
 from edge_ssl.models.pretrain.data2vec import Data2VecObjective, Data2VecPretrainer
@@ -37,9 +38,10 @@ def test_regression_loss_is_sum_over_channels_over_sqrt_c():
     assert obj.regression_loss(pred, target, beta=4.0) < obj.regression_loss(pred, target)
 
 
-def test_teacher_is_an_ema_of_the_transformer_only_and_not_optimised():
+@pytest.mark.parametrize("pos_conv_depth", [1, 3])  # weight-normed conv (wav2vec 2.0 shape), data2vec's stack
+def test_teacher_is_an_ema_of_the_layers_and_shares_the_positional_conv(pos_conv_depth):
     torch.manual_seed(0)
-    m = Data2VecPretrainer(tiny(), Data2VecObjective(top_k=2, ema_anneal_steps=10))
+    m = Data2VecPretrainer(tiny(pos_conv_depth=pos_conv_depth), Data2VecObjective(top_k=2, ema_anneal_steps=10))
     assert not any(p.requires_grad for p in m.teacher.parameters())
     assert not hasattr(m.teacher, "feature_extractor")             # conv extractor is shared, not EMA'd
     m.train()
@@ -50,8 +52,14 @@ def test_teacher_is_an_ema_of_the_transformer_only_and_not_optimised():
             p.add_(1.0)
     m.on_update(5)
     tau = obj.ema_decay(5, 0.999, 0.9999, 10)
-    for a, b, s in zip(m.teacher.parameters(), t0, m.encoder.encoder.parameters()):
-        torch.testing.assert_close(a, tau * b + (1 - tau) * s)
+    pos = 0
+    for (name, a), b, s in zip(m.teacher.named_parameters(), t0, m.encoder.encoder.parameters()):
+        if name.startswith("pos_conv."):  # fairseq ema_layers_only: the student's own, not an average
+            torch.testing.assert_close(a, s, rtol=0, atol=0)
+            pos += 1
+        else:
+            torch.testing.assert_close(a, tau * b + (1 - tau) * s)
+    assert pos > 0
     batch = {"wave": torch.randn(2, 8000), "lengths": torch.tensor([8000, 6000]), "indices": torch.tensor([0, 1])}
     loss, logs = m(batch)
     loss.backward()
