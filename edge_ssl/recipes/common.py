@@ -79,6 +79,15 @@ def resolve_config_path(config: str | None) -> Path | None:
 RESUMABLE_CHANGES = ("train.log_every", "train.save_every", "train.num_workers", "train.allow_config_change")
 
 
+def with_added_keys(saved, defaults):
+    """``saved`` (a config dict) plus the schema's ``defaults`` for the keys it lacks: a field added to edge-ssl
+    since the run started (e.g. ``encoder.normalize``) is not a change when the new run keeps its default."""
+    if not (isinstance(saved, dict) and isinstance(defaults, dict)):
+        return saved
+    return {**{k: v for k, v in defaults.items() if k not in saved},
+            **{k: with_added_keys(v, defaults.get(k)) for k, v in saved.items()}}
+
+
 def check_resume_config(cfg, out: Path) -> None:
     """Resuming ``out/checkpoint.pt`` with a config that differs from the one it was trained with is refused,
     listing the changed keys, unless ``train.allow_config_change`` (then the new values apply from there on)."""
@@ -89,6 +98,7 @@ def check_resume_config(cfg, out: Path) -> None:
         old = yaml.safe_load(saved.read_text()) or {}
     except yaml.YAMLError as e:
         raise ConfigError(f"{saved}: not valid YAML ({e}); it records the config {ckpt} was trained with") from None
+    old = with_added_keys(old, to_dict(type(cfg)()))
     changes = [c for c in config_changes(old, to_dict(cfg)) if c.split(":")[0] not in RESUMABLE_CHANGES]
     if not changes:
         return
