@@ -9,6 +9,9 @@ Two modes, as in fairseq:
 - ``layer_norm``: a per-frame LayerNorm after every conv (large models, data2vec);
 - ``none``: conv + GELU only (Whisper).
 
+``normalize_eps`` (not None): each input is first brought to zero mean and unit variance over its samples
+(``EncoderConfig.normalize``), so every caller of the extractor, and every exported graph, sees it.
+
 ``padding=True`` pads every conv with kernel // 2 zeros on both sides (Whisper's convs: frame t stays centred
 on input frame stride * t); in a padded batch the frames past each utterance's end are re-zeroed before the
 next conv, so the result equals each utterance run alone.
@@ -19,7 +22,7 @@ import torch
 from torch import nn
 
 from edge_ssl.models.logmel import LogMel
-from edge_ssl.models.norm import LayerNorm, TimeNorm
+from edge_ssl.models.norm import LayerNorm, TimeNorm, normalize_utterance
 from edge_ssl.models.whisper_frontend import WhisperLogMel
 
 
@@ -61,8 +64,10 @@ class ConvFeatureExtractor(nn.Module):
     ``"whisper"`` for Whisper's log-mel)."""
 
     def __init__(self, layers: list[tuple[int, int, int]], mode: str = "group_norm", bias: bool = False,
-                 frontend: str = "conv", n_mels: int = 80, padding: bool = False):
+                 frontend: str = "conv", n_mels: int = 80, padding: bool = False,
+                 normalize_eps: float | None = None):
         super().__init__()
+        self.normalize_eps = normalize_eps  # None: the wave as given
         if mode not in ("group_norm", "layer_norm", "none"):
             raise ValueError(f"extractor_mode must be group_norm, layer_norm or none, got {mode!r}")
         if frontend not in ("conv", "logmel", "whisper"):
@@ -99,6 +104,8 @@ class ConvFeatureExtractor(nn.Module):
 
     def forward(self, wave: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         # wave: (B, S) -> (B, T, C)
+        if self.normalize_eps is not None:
+            wave = normalize_utterance(wave, lengths, self.normalize_eps)  # (B, S)
         x = wave.reshape(wave.shape[0], 1, -1)  # (B, 1, S); a view XNNPACK takes (unsqueeze(1) it does not)
         if self.logmel is not None:
             # (B, n_mels, T_mel); Whisper's log-mel needs the lengths for its per-utterance clamp

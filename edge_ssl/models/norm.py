@@ -22,6 +22,20 @@ def _normalize_4d(x4: torch.Tensor, eps: float) -> torch.Tensor:
     return xc * torch.rsqrt(var + eps)
 
 
+def normalize_utterance(wave: torch.Tensor, lengths: torch.Tensor | None, eps: float) -> torch.Tensor:
+    """(B, S) -> (B, S): each utterance to zero mean, unit variance over its real samples, ``(x - mean) /
+    sqrt(var + eps)`` (fairseq ``task.normalize``, HF ``do_normalize``); padding stays 0. Unpadded, as the
+    4-D means XNNPACK delegates, so an exported graph carries it whole."""
+    B = wave.shape[0]
+    if lengths is None:
+        return _normalize_4d(wave.reshape(B, 1, -1, 1), eps).view(B, -1)
+    keep = (torch.arange(wave.shape[1], device=wave.device)[None, :] < lengths[:, None]).to(wave.dtype)  # (B, S)
+    n = lengths.to(wave.dtype).clamp_min(1)[:, None]
+    mean = (wave * keep).sum(1, keepdim=True) / n
+    var = ((wave - mean) ** 2 * keep).sum(1, keepdim=True) / n
+    return (wave - mean) * torch.rsqrt(var + eps) * keep
+
+
 class LayerNorm(nn.Module):
     """LayerNorm over the last dim. x: (..., C) -> (..., C)."""
 

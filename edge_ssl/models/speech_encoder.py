@@ -3,6 +3,10 @@
     wave (B, S) -> feature_extractor -> (B, T, 512) -> feature_projection -> (B, T, C)
                 -> [mask_emb at masked frames] -> encoder (pos conv + layers) -> hidden states
 
+``normalize`` (data2vec, fairseq ``task.normalize``, HF ``do_normalize``) is part of the model: the feature
+extractor brings each input to zero mean and unit variance first, in training, eager inference and inside
+every exported graph, so a model file or artifact always takes the raw wave.
+
 ``extract_features`` is the one feature interface. Size builders (``base``, ``large``, ``distilhubert``,
 ``tiny``...) return configs; ``build_encoder`` makes the model.
 
@@ -39,6 +43,9 @@ class EncoderConfig:
     frontend: Literal["conv", "logmel", "whisper"] = "conv"  # conv: learned from raw samples (the papers);
     #                                      logmel: edge option; whisper: Whisper's log-mel (models/whisper_frontend.py)
     n_mels: int = 80                     # log-mel bins when frontend is logmel/whisper (Whisper large-v3: 128)
+    normalize: bool = False              # each input to zero mean, unit variance over its samples, first thing
+    #                                      in the model (data2vec; fairseq task.normalize; HF do_normalize)
+    normalize_eps: float = 1e-5          # added to that variance: fairseq's 1e-5; HF's feature extractor 1e-7
     conv_padding: bool = False           # pad each conv with kernel // 2 zeros on both sides (Whisper)
     project_features: bool = True        # LayerNorm + Linear from the convs to embed_dim; Whisper has none
     embed_dim: int = 768                 # transformer width
@@ -71,6 +78,11 @@ class EncoderConfig:
                              f"to equal embed_dim ({self.embed_dim})")
         if self.pad_to_frames < 0 or (self.positions == "sinusoidal" and self.pad_to_frames > self.max_positions):
             raise ValueError(f"pad_to_frames ({self.pad_to_frames}) must be in 0..max_positions ({self.max_positions})")
+        if self.normalize and self.pad_to_frames:
+            raise ValueError("normalize and pad_to_frames cannot be combined (the padding silence would enter the "
+                             "statistics)")
+        if self.normalize_eps <= 0:
+            raise ValueError(f"normalize_eps must be > 0, got {self.normalize_eps}")
 
 
 @dataclass
@@ -102,7 +114,8 @@ class SpeechEncoder(nn.Module):
         super().__init__()
         self.cfg = copy.deepcopy(cfg)
         self.feature_extractor = ConvFeatureExtractor(cfg.conv_layers, cfg.extractor_mode, cfg.conv_bias,
-                                                      cfg.frontend, cfg.n_mels, cfg.conv_padding)
+                                                      cfg.frontend, cfg.n_mels, cfg.conv_padding,
+                                                      cfg.normalize_eps if cfg.normalize else None)
         self.feature_projection = FeatureProjection(
             self.feature_extractor.out_dim, cfg.embed_dim, cfg.feature_dropout, cfg.layer_norm_eps,
             cfg.feature_projection_norm) if cfg.project_features else nn.Identity()
@@ -211,8 +224,9 @@ def large(**overrides) -> EncoderConfig:
 
 
 def data2vec_base(**overrides) -> EncoderConfig:
-    """data2vec audio BASE: layer-norm extractor, 5-layer positional conv (kernel 19), post-LN."""
-    kw = dict(extractor_mode="layer_norm", conv_bias=False, pos_conv_kernel=19, pos_conv_depth=5, layerdrop=0.05)
+    """data2vec audio BASE: layer-norm extractor, 5-layer positional conv (kernel 19), post-LN, normalised input."""
+    kw = dict(extractor_mode="layer_norm", conv_bias=False, pos_conv_kernel=19, pos_conv_depth=5, layerdrop=0.05,
+              normalize=True)
     return EncoderConfig(**{**kw, **overrides})
 
 

@@ -55,7 +55,8 @@ class Runner(ABC):
         return self.meta.max_samples
 
     def check_wave(self, wave: np.ndarray) -> np.ndarray:
-        """Validate and convert to a contiguous float32 (1, S) batch, normalised as the model expects."""
+        """Validate and convert to a contiguous float32 (1, S) batch of the raw wave: a model that normalises its
+        input (``meta.normalize == "utterance"``) does so itself, inside the graph."""
         wave = np.asarray(wave)
         if wave.ndim != 1:
             raise EdgeSSLError(f"{self.path.name}: expected a mono waveform of shape (S,), got {wave.shape}")
@@ -70,8 +71,6 @@ class Runner(ABC):
         x = wave.astype(np.float32, copy=False)
         if not np.isfinite(x).all():
             raise EdgeSSLError(f"{self.path.name}: input contains NaN or infinite samples")
-        if m.normalize == "utterance":
-            x = (x - x.mean()) / np.sqrt(x.var() + 1e-7)
         return np.ascontiguousarray(x[None, :], dtype=np.float32)  # (1, S)
 
     def check_image(self, image: np.ndarray) -> np.ndarray:

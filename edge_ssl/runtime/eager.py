@@ -54,7 +54,7 @@ def model_artifact_meta(model: torch.nn.Module, file_meta: dict, path: str | Pat
     return ArtifactMeta(
         model_name=Path(path).stem, model_version=model_version(path), output=output, output_dim=dim,
         min_samples=min_samples, max_samples=max_samples, frame_stride=enc.downsample_rate,
-        receptive_field=enc.receptive_field, normalize=file_meta.get("normalize", "none"), tokens=tokens,
+        receptive_field=enc.receptive_field, normalize="utterance" if enc.cfg.normalize else "none", tokens=tokens,
         blank_id=0, precision=precision)
 
 

@@ -32,7 +32,8 @@ class ArtifactMeta:
     sample_rate: int = 16000        # Hz of the input waveform
     frame_stride: int = 320         # input samples per output frame (20 ms)
     receptive_field: int = 400      # samples seen by one output frame (25 ms)
-    normalize: str = "none"         # input scaling: "none" (raw [-1, 1] floats) or "utterance" (zero mean, unit var)
+    normalize: str = "none"         # what the graph does to its input first: "none", or "utterance" (zero mean, unit
+    #                                 variance over the input). Either way the caller passes raw [-1, 1] floats.
     tokens: tuple[str, ...] = ()    # CTC vocabulary in id order (blank first); empty for an encoder
     blank_id: int = 0               # CTC blank id
     precision: str = "fp32"         # "fp32", "int8-static", "int8-dynamic", "int8-weight"

@@ -4,11 +4,13 @@ The file is unpickled by ``safe_unpickle`` (stand-ins for argparse/omegaconf/fai
 file runs). The model config is ``cfg["model"]`` (fairseq >= 0.10: a DictConfig or, newer, a plain dict)
 or the flat ``args`` Namespace (older); a CTC fine-tune nests the pretraining config in ``w2v_args``.
 Names follow fairseq's modules (``feature_extractor.conv_layers.{i}.0`` is the conv, ``.2`` its norm...),
-the same mapping HF's ``convert_*_original_pytorch_checkpoint_to_pytorch.py`` scripts use.
+the same mapping HF's ``convert_*_original_pytorch_checkpoint_to_pytorch.py`` scripts use. The task's
+``normalize`` (per-utterance normalised input, data2vec and LV-60 models) becomes the model's own ``normalize``.
 """
 from __future__ import annotations
 
 import ast
+import dataclasses
 import logging
 from pathlib import Path
 from typing import Any
@@ -146,6 +148,20 @@ def model_configs(ckpt: dict, source: str) -> tuple[dict, str, dict | None]:
     return m, family, finetune
 
 
+def task_normalize(ckpt: dict, source: str) -> bool:
+    """fairseq's ``task.normalize`` (``normalize`` in legacy ``args``; default false): whether the model takes
+    per-utterance normalised audio. A fine-tune's own task decides (fairseq asserts it equals the pretraining's)."""
+    if ckpt.get("cfg") is not None:
+        cfg = to_python(ckpt["cfg"])
+        task, key = (cfg.get("task") if isinstance(cfg, dict) else None), "task.normalize"
+    else:
+        task, key = to_python(ckpt.get("args")), "args.normalize"
+    value = task.get("normalize", False) if isinstance(task, dict) else False
+    if not isinstance(value, bool):
+        raise EdgeSSLError(f"{source}: {key}={value!r} is not true or false")
+    return value
+
+
 def read_dictionary(ckpt: dict, dict_path: Path | None, pt_path: Path) -> list[str]:
     """fairseq ``Dictionary`` symbols: from ``task_state`` inside the checkpoint, else ``dict.ltr.txt``."""
     task_state = to_python(ckpt.get("task_state") or {})
@@ -178,6 +194,8 @@ def import_fairseq(path: str | Path, dict_path: str | Path | None = None, encode
                  "encoder_layerdrop": "layerdrop"}
         overrides = {k: finetune[f] for k, f in names.items() if finetune.get(f) is not None}
     enc = encoder_config(m, family, source, overrides)
+    if task_normalize(ckpt, source):  # fairseq normalises with F.layer_norm's eps, EncoderConfig's default
+        enc = dataclasses.replace(enc, normalize=True)
     weights = {k: v for k, v in ckpt["model"].items() if isinstance(v, torch.Tensor)}
     proj = {k: weights.pop(k) for k in ("w2v_encoder.proj.weight", "w2v_encoder.proj.bias") if k in weights}
     # a fine-tune nests the pretrained model; anything else left over is reported by ``rename``
@@ -203,5 +221,6 @@ def import_fairseq(path: str | Path, dict_path: str | Path | None = None, encode
         t.head_weight, t.head_bias = w[t.head_order].contiguous(), b[t.head_order].contiguous()
     elif finetune is not None and not proj and not encoder_only:
         raise EdgeSSLError(f"{source}: fine-tuned checkpoint without w2v_encoder.proj; use --encoder-only")
-    log.info("%s: fairseq %s %s, %d layers x %d", path, family, t.kind, enc.num_layers, enc.embed_dim)
+    log.info("%s: fairseq %s %s, %d layers x %d%s", path, family, t.kind, enc.num_layers, enc.embed_dim,
+             ", normalised input" if enc.normalize else "")
     return t

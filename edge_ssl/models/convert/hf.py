@@ -3,10 +3,13 @@ their ``*ForCTC`` / ``*ForPreTraining`` variants.
 
 ``config.json`` is read as JSON against the defaults of the transformers config classes (older hub
 configs omit newer fields), so transformers itself is not needed. Weights come from ``model.safetensors``
-(also sharded) or ``pytorch_model.bin`` read with ``torch.load(weights_only=True)``.
+(also sharded) or ``pytorch_model.bin`` read with ``torch.load(weights_only=True)``. ``preprocessor_config.json``
+(the ``Wav2Vec2FeatureExtractor``) says whether the model takes normalised input (``do_normalize``): that
+becomes the model's own ``normalize``, with the feature extractor's epsilon.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import re
@@ -78,6 +81,30 @@ def read_config(folder: Path) -> dict[str, Any]:
         raise EdgeSSLError(f"{path}: model_type {model_type!r} is not supported; "
                            f"expected one of {', '.join(FAMILIES)}")
     return {**FAMILIES[model_type][2], **cfg}
+
+
+HF_NORMALIZE_EPS = 1e-7  # transformers' Wav2Vec2FeatureExtractor.zero_mean_unit_var_norm: (x - mean) / sqrt(var + 1e-7)
+
+
+def read_preprocessor(folder: Path) -> dict[str, Any]:
+    """``preprocessor_config.json`` -> the EncoderConfig fields it implies ({} for the raw wave)."""
+    path = folder / "preprocessor_config.json"
+    if not path.is_file():  # transformers cannot build the model's feature extractor either
+        log.warning("%s: no preprocessor_config.json; importing for the raw wave (do_normalize false)", folder)
+        return {}
+    try:
+        pre = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise EdgeSSLError(f"{path}: not valid JSON ({e})") from None
+    if not isinstance(pre, dict):
+        raise EdgeSSLError(f"{path}: expected a JSON object (a Wav2Vec2FeatureExtractor config)")
+    if pre.get("sampling_rate", 16000) != 16000:
+        raise EdgeSSLError(f"{path}: sampling_rate {pre['sampling_rate']!r} is not supported (edge-ssl models "
+                           "take 16 kHz audio)")
+    do_normalize = pre.get("do_normalize", True)  # Wav2Vec2FeatureExtractor's default
+    if not isinstance(do_normalize, bool):
+        raise EdgeSSLError(f"{path}: do_normalize must be true or false, got {do_normalize!r}")
+    return {"normalize": True, "normalize_eps": HF_NORMALIZE_EPS} if do_normalize else {}
 
 
 def read_weights(folder: Path) -> dict[str, torch.Tensor]:
@@ -174,7 +201,7 @@ def import_hf(folder: str | Path, encoder_only: bool = False) -> ImportedTeacher
     cfg = read_config(folder)
     family, prefix, _ = FAMILIES[cfg["model_type"]]
     arch = (cfg.get("architectures") or [""])[0]
-    enc = encoder_config(cfg, source)
+    enc = dataclasses.replace(encoder_config(cfg, source), **read_preprocessor(folder))
     weights = read_weights(folder)
     # Base-model weights carry the prefix when saved from a model with a head (ForCTC, ForPreTraining).
     if any(k.startswith(prefix) for k in weights):
@@ -198,6 +225,6 @@ def import_hf(folder: str | Path, encoder_only: bool = False) -> ImportedTeacher
         w, b = heads["lm_head.weight"], heads["lm_head.bias"]  # (V, C), (V,)
         t.vocab, t.head_order = read_vocab(folder, cfg, w.shape[0])
         t.head_weight, t.head_bias = w[t.head_order].contiguous(), b[t.head_order].contiguous()
-    log.info("%s: %s %s, %d layers x %d, %s", folder, family, t.kind, enc.num_layers, enc.embed_dim,
-             "pre-LN" if enc.layer_norm_first else "post-LN")
+    log.info("%s: %s %s, %d layers x %d, %s%s", folder, family, t.kind, enc.num_layers, enc.embed_dim,
+             "pre-LN" if enc.layer_norm_first else "post-LN", ", normalised input" if enc.normalize else "")
     return t

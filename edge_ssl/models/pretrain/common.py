@@ -46,18 +46,6 @@ def scale_grad(x: torch.Tensor, mult: float) -> torch.Tensor:
     return x * mult + x.detach() * (1.0 - mult)
 
 
-def normalize_wave(wave: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
-    """(B, S) -> (B, S): each utterance to zero mean, unit variance over its real samples (fairseq's
-    ``normalize: true``, used with layer-norm extractors such as data2vec's); padding stays 0."""
-    if lengths is None:
-        return torch.nn.functional.layer_norm(wave, wave.shape[-1:], eps=1e-5)
-    keep = (torch.arange(wave.shape[1], device=wave.device)[None, :] < lengths[:, None]).to(wave.dtype)
-    n = lengths.to(wave.dtype).clamp_min(1)[:, None]
-    mean = (wave * keep).sum(1, keepdim=True) / n
-    var = ((wave - mean) ** 2 * keep).sum(1, keepdim=True) / n
-    return (wave - mean) * torch.rsqrt(var + 1e-5) * keep
-
-
 @dataclass
 class FrontEnd:
     conv: torch.Tensor                 # (B, T, C_conv) extractor output (feature penalty)

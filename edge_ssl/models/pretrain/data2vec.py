@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from edge_ssl.errors import EdgeSSLError
-from edge_ssl.models.pretrain.common import MaskConfig, MaskedPretrainer, normalize_wave
+from edge_ssl.models.pretrain.common import MaskConfig, MaskedPretrainer
 from edge_ssl.models.speech_encoder import EncoderConfig
 from edge_ssl.objectives import data2vec as obj
 
@@ -32,7 +32,8 @@ class Data2VecObjective:
     ema_end: float = 0.9999           # tau after ema_anneal_steps
     ema_anneal_steps: int = 30_000
     feature_grad_mult: float = 1.0    # data2vec trains the extractor at full rate (fairseq default 1.0)
-    normalize_wave: bool = True       # per-utterance zero mean / unit variance input (fairseq normalize: true)
+    # The input normalisation (fairseq task.normalize: true) is the encoder's: ``encoder.normalize``, saved
+    # with the model so that every later stage and artifact applies it too.
 
 
 class Data2VecPretrainer(MaskedPretrainer):
@@ -64,9 +65,7 @@ class Data2VecPretrainer(MaskedPretrainer):
 
     def forward(self, batch: dict) -> tuple[torch.Tensor, dict[str, float]]:
         o = self.obj
-        wave, lengths = batch["wave"], batch.get("lengths")
-        if o.normalize_wave:
-            wave = normalize_wave(wave, lengths)
+        wave, lengths = batch["wave"], batch.get("lengths")                   # raw (B, S), (B,)
         fe = self.front_end(wave, lengths)
         mask = self.span_mask(batch, fe)                                         # (B, T)
         projected = self.project(fe.normed)                                      # (B, T, C)

@@ -78,25 +78,29 @@ def fairseq_model_cfg(hf_config) -> dict:
     return m
 
 
-def write_checkpoint(hf_model, path: Path, form: str, legacy_zip: bool = False, task_state: dict | None = None):
-    """form: 'dictconfig' | 'dict' | 'namespace'. A *ForCTC model is written as a CTC fine-tune."""
+def write_checkpoint(hf_model, path: Path, form: str, legacy_zip: bool = False, task_state: dict | None = None,
+                     normalize: bool = False):
+    """form: 'dictconfig' | 'dict' | 'namespace'. A *ForCTC model is written as a CTC fine-tune. ``normalize``:
+    the task's (the model was trained on per-utterance normalised audio)."""
     m = fairseq_model_cfg(hf_model.config)
     ctc = hasattr(hf_model, "lm_head")
     if form == "namespace":
         m["arch"] = m.pop("_name")
-        args = argparse.Namespace(**m, task="audio_pretraining", lr=[0.0005], update_freq=[1])
+        args = argparse.Namespace(**m, task="audio_pretraining", lr=[0.0005], update_freq=[1], normalize=normalize)
         if ctc:
             args = argparse.Namespace(arch="wav2vec_ctc", w2v_path="/x/pretrained.pt", w2v_args=args,
-                                      task="audio_finetuning", dropout=0.0, final_dropout=0.0, layerdrop=0.1)
+                                      task="audio_finetuning", dropout=0.0, final_dropout=0.0, layerdrop=0.1,
+                                      normalize=normalize)
         ckpt = {"args": args}
     else:
         model = m
         if ctc:
             model = {"_name": "wav2vec_ctc", "w2v_path": "/x/pretrained.pt", "final_dropout": 0.0,
                      "dropout": 0.0, "layerdrop": 0.1,
-                     "w2v_args": {"common": {"fp16": True}, "model": m, "task": {"_name": "audio_pretraining"}}}
+                     "w2v_args": {"common": {"fp16": True}, "model": m,
+                                  "task": {"_name": "audio_pretraining", "normalize": normalize}}}
         cfg = {"_name": None, "common": {"fp16": True, "seed": 1}, "model": model,
-               "task": {"_name": "audio_finetuning" if ctc else "audio_pretraining", "normalize": False},
+               "task": {"_name": "audio_finetuning" if ctc else "audio_pretraining", "normalize": normalize},
                "checkpoint": {"save_dir": "checkpoints", "best_checkpoint_metric": "${criterion._name}"},
                "criterion": {"_name": "ctc" if ctc else "hubert"}}
         ckpt = {"args": None, "cfg": OmegaConf.create(cfg) if form == "dictconfig" else cfg}
