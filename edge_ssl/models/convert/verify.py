@@ -28,7 +28,8 @@ class Verification:
 def verify_against_transformers(folder: str | Path, model: torch.nn.Module, row_order: list[int] | None = None,
                                 seconds: float = 2.0, seed: int = 0) -> Verification:
     """Run the HF model in ``folder`` (local files only) and the imported edge-ssl ``model`` on the same
-    random waveform (batch 1, no mask). ``row_order``: edge vocab id -> HF id, for CTC logits."""
+    random waveform (batch 1, no mask): transformers after its feature extractor (``do_normalize``) when the
+    folder has one, edge-ssl on the raw wave (it normalises itself). ``row_order``: edge vocab id -> HF id."""
     try:
         import transformers
     except ImportError:
@@ -36,16 +37,20 @@ def verify_against_transformers(folder: str | Path, model: torch.nn.Module, row_
     auto = transformers.AutoModelForCTC if row_order is not None else transformers.AutoModel
     ref = auto.from_pretrained(str(folder), local_files_only=True).eval()
     wave = torch.randn(1, int(16000 * seconds), generator=torch.Generator().manual_seed(seed))  # (1, S)
+    x = wave
+    if (Path(folder) / "preprocessor_config.json").is_file():
+        fe = transformers.AutoFeatureExtractor.from_pretrained(str(folder), local_files_only=True)
+        x = fe(wave[0].numpy(), sampling_rate=16000, return_tensors="pt").input_values  # (1, S)
     base = getattr(ref, ref.base_model_prefix) if row_order is not None else ref
     encoder = model.encoder if row_order is not None else model
     with torch.no_grad():
-        out = base(wave, output_hidden_states=True)
+        out = base(x, output_hidden_states=True)
         expected = list(out.hidden_states[:-1]) + [out.last_hidden_state]
         got = encoder.extract_features(wave).hidden_states
         diffs = [float((a - b).abs().max()) for a, b in zip(expected, got)]
         logits = None
         if row_order is not None:
-            logits = float((ref(wave).logits[..., row_order] - model(wave)[0]).abs().max())
+            logits = float((ref(x).logits[..., row_order] - model(wave)[0]).abs().max())
     if len(expected) != len(got):
         raise EdgeSSLError(f"{folder}: {len(expected)} hidden states from transformers, {len(got)} imported")
     return Verification(diffs, logits)
