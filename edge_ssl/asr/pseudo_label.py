@@ -96,6 +96,19 @@ def _read_done(path: Path) -> dict[str, dict]:
     return done
 
 
+def _read_lines(path: Path) -> dict[str, dict]:
+    """A hypothesis file read without repairing it (another process may be appending to it)."""
+    done: dict[str, dict] = {}
+    if path.is_file():
+        for raw in path.read_bytes().splitlines():
+            try:
+                row = json.loads(raw)
+                done[row["id"]] = row
+            except (json.JSONDecodeError, KeyError, TypeError):
+                continue  # a line being written
+    return done
+
+
 def decode_manifest(utts: list[Utterance], score: Scorer, out: Path, desc: str = "pseudo-label") -> dict[str, dict]:
     """Run ``score`` over ``utts``, appending one JSON line per utterance to ``out``; skips ids already there.
 
@@ -234,11 +247,12 @@ def select_labels(utts: list[Utterance], hyps: list[dict[str, dict]], teachers: 
 
 def pseudo_label(manifest: str | Path, out_dir: str | Path, teachers: list[str], rule: SelectRule,
                  threads: int = 1, beam_size: int = 5, limit: int | None = None,
-                 name: str = "labeled", decode_only: bool = False,
+                 name: str = "labeled", decode_only: bool = False, select_only: bool = False,
                  hyps_dir: str | Path | None = None) -> tuple[Path | None, dict[str, SourceStats]]:
     """Decode ``manifest`` with each teacher (resumable), then select; writes ``<out_dir>/<name>.jsonl`` and
     ``<out_dir>/<name>.report.json``. Returns (manifest path, stats per source). ``decode_only``: stop after
-    decoding (teachers run as separate processes, one per core, then one selection run joins them).
+    decoding (teachers run as separate processes, one per core, then one selection run joins them);
+    ``select_only``: run no teacher, select from what is decoded so far (the rest counts as not decoded yet).
     ``hyps_dir``: where the teachers' files live (default ``<out_dir>/hyps``); a recipe keeps them in the
     repository, since they cost CPU-hours and are small."""
     if not teachers:
@@ -250,8 +264,8 @@ def pseudo_label(manifest: str | Path, out_dir: str | Path, teachers: list[str],
     hyps = []
     for t in teachers:
         path = Path(hyps_dir or out_dir / "hyps") / f"{teacher_slug(t)}.beam{beam_size}.jsonl"  # decodes of one setting only
-        done = _read_done(path)
-        if all(u.id in done for u in utts):
+        done = _read_done(path) if not select_only else _read_lines(path)
+        if select_only or all(u.id in done for u in utts):
             hyps.append(done)
             continue
         hyps.append(decode_manifest(utts, open_teacher(t, threads, beam_size), path, desc=teacher_slug(t)))

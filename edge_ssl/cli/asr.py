@@ -130,6 +130,8 @@ def pseudo_label(
     threads: int = typer.Option(1, "--threads", help="CPU threads per teacher."),
     limit: int = typer.Option(0, "--limit", help="Only the first N utterances (0 = all)."),
     name: str = typer.Option("labeled", "--name", help="Stem of the labeled manifest and its report."),
+    select_only: bool = typer.Option(False, "--select-only", help="Run no teacher: select from the clips decoded "
+                                     "so far (safe while --decode-only runs append)."),
     hyps: Path = typer.Option(None, "--hyps", help="Folder of the teachers' decodes (default: OUT/hyps)."),
     decode_only: bool = typer.Option(False, "--decode-only", help="Only run the teachers (e.g. one process per "
                                      "teacher); a later run without it selects from their files."),
@@ -140,7 +142,7 @@ def pseudo_label(
     rule = SelectRule(max_cer=max_cer, min_confidence=min_confidence, strict=strict, text_key=text_key,
                       check_key=check_key)
     out, stats = run(manifest, out_dir, list(teachers), rule, threads=threads, beam_size=beam,
-                     limit=limit or None, name=name, decode_only=decode_only, hyps_dir=hyps)
+                     limit=limit or None, name=name, decode_only=decode_only, select_only=select_only, hyps_dir=hyps)
     if out is None:
         typer.echo(f"decoded with {', '.join(teachers)} -> {hyps or out_dir / 'hyps'}")
         return

@@ -87,3 +87,20 @@ def test_text_key_labels_from_a_script_and_check_key_spot_checks(tmp_path):
     s = stats["queen"]
     assert (s.kept, s.checked, s.check_identical) == (3, 2, 1) and 0.2 < s.check_cer < 0.6  # mean of 0 and one large CER
     assert "pl_check_cer" not in read_manifest(tmp_path / "c.jsonl")[2].extra
+
+
+def test_select_only_runs_no_teacher_and_counts_the_rest(tmp_path):
+    from edge_ssl.asr.pseudo_label import pseudo_label
+    from edge_ssl.data.manifest import write_manifest
+
+    utts = _utts(3)
+    manifest = write_manifest(utts, tmp_path / "m.jsonl")
+    hyps = tmp_path / "hyps"
+    hyps.mkdir()
+    line = json.dumps({"id": "u0", **_h("hello there")}) + "\n"
+    (hyps / "whisper-base.beam5.jsonl").write_text(line + '{"id": "u1", "te')  # another process mid-write
+    (hyps / "whisper-tiny.en.beam5.jsonl").write_text(line)
+    out, stats = pseudo_label(manifest, tmp_path, ["whisper-base", "whisper-tiny.en"], SelectRule(),
+                              select_only=True, hyps_dir=hyps)
+    assert stats["queen"].kept == 1 and stats["queen"].rejected == {"not decoded yet": 2}
+    assert (hyps / "whisper-base.beam5.jsonl").read_text().endswith('"te')  # left as the writer has it
