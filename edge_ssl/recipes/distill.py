@@ -143,10 +143,11 @@ def layer_similarity(module: DistillModule, manifest: str, limit: int) -> dict[s
 
 def teacher_cache(teacher: SpeechEncoder, cfg: Config, info: DistInfo):
     """The teacher's target layers over the training manifest, cached once (rank 0 builds, others wait)."""
-    from edge_ssl.data.manifest import read_manifest
+    from edge_ssl.data.manifest import check_audio, read_manifest
     from edge_ssl.targets.teacher_cache import build_cache
 
-    utts = [u for u in read_manifest(cfg.data.train_manifest) if u.num_samples >= cfg.data.min_sample_size]
+    # The same utterances the dataset keeps: headers checked, unreadable and too-short files left out.
+    utts = [u for u in check_audio(read_manifest(cfg.data.train_manifest)) if u.num_samples >= cfg.data.min_sample_size]
     layers = list(cfg.student.target_layers)
     if info.is_main:
         build_cache(teacher, cfg.teacher, layers, utts, cfg.teacher_cache)

@@ -21,6 +21,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file
 
 from edge_ssl.errors import EdgeSSLError
+from edge_ssl.io import torch_load_weights
 from edge_ssl.models.convert.imported import ImportedTeacher, ctc_vocab, rename
 from edge_ssl.models.speech_encoder import EncoderConfig
 
@@ -117,7 +118,7 @@ def read_weights(folder: Path) -> dict[str, torch.Tensor]:
             shards = sorted(set(json.loads(index.read_text())["weight_map"].values()))
             return {k: v for s in shards for k, v in load_file(str(folder / s)).items()}
         if bin_.is_file():
-            state = torch.load(bin_, map_location="cpu", weights_only=True)
+            state = torch_load_weights(bin_)  # refuses a pickle that names code, in one line
             if not isinstance(state, dict):
                 raise EdgeSSLError(f"{bin_}: expected a state dict, got {type(state).__name__}")
             return state
