@@ -6,7 +6,11 @@ STAMP := $(VENV)/.installed
 APT_PACKAGES := libportaudio2 flite espeak-ng sox wordnet-base opencv-doc festival festvox-kallpc16k \
 	festvox-kdlpc16k festvox-us-slt-hts
 
-.PHONY: demo test install system-deps
+# Real voices (game voice acting, spoken words, non-English prompts): Debian packages, not needed by the tests.
+REAL_PACKAGES := flight-of-the-amazon-queen beneath-a-steel-sky hedgewars-data klettres-data ktuberling-data \
+	asterisk-core-sounds-fr-wav asterisk-core-sounds-it-wav asterisk-core-sounds-ru-wav
+
+.PHONY: demo test install system-deps real-data
 
 demo: $(STAMP)
 	$(VENV)/bin/edge-ssl demo
@@ -15,6 +19,12 @@ test: $(STAMP)
 	$(PY) -m pytest -q
 
 install: $(STAMP)
+
+# Extract the real-speech corpus (data/real) and label it with the Whisper teachers (resumable, CPU-hours).
+real-data: $(STAMP)
+	@$(MAKE) --no-print-directory system-deps APT_PACKAGES="$(REAL_PACKAGES)"
+	$(VENV)/bin/edge-ssl prepare real data/real
+	recipes/real_en/decode.sh
 
 system-deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
