@@ -69,3 +69,11 @@ def test_the_wheel_carries_every_config_and_trains_from_an_empty_folder(installe
     assert "runs/ctc_tiny/model.safetensors" in out
     assert (work / "runs" / "ctc_tiny" / "model.safetensors").is_file()
     assert (work / "runs" / "ctc_tiny" / "valid" / "summary.json").is_file()
+
+
+@pytest.mark.slow  # about 2 min on 2 cores: the whole TTS corpus of the tiny demo
+def test_the_wheel_runs_the_demos_first_stage_from_an_empty_folder(installed, tmp_path):
+    work = tmp_path / "empty"
+    work.mkdir()
+    run(installed.parent / "edge-ssl", "demo", "--only", "corpus", "--root", "out", cwd=work, timeout=900)
+    assert list(work.glob("out/tiny/**/train.jsonl")), "the corpus stage wrote no train manifest"
