@@ -81,18 +81,23 @@ class ConvFeatureExtractor(nn.Module):
         self.conv_layers = nn.ModuleList(blocks)
         self.mode, self.padding = mode, padding
         self.out_dim = c_in
-        # The mel stage acts as one more strided "layer" (kernel 400, hop 160) in front of the blocks.
-        geometry = ([(0, LogMel.kernel, LogMel.stride)] if self.logmel is not None else []) + list(layers)
-        self.downsample_rate = 1
-        for _, _, s in geometry:
-            self.downsample_rate *= s
-        # The shortest input that yields one frame (400 samples = 25 ms for the standard stack).
-        rf = 1
-        for _, k, s in reversed(geometry):
-            rf = (rf - 1) * s + k
-        if padding:  # padded convs give a frame from any one input frame: the front-end alone decides
-            rf = WhisperLogMel.left + 1 if frontend == "whisper" else LogMel.kernel if frontend == "logmel" else 1
-        self.receptive_field = rf
+        # Frame geometry: T = (S - receptive_field) // downsample_rate + 1, exact for every S >= min_samples.
+        # Each stage maps n -> (n + 2p - k) // s + 1; composed from the front, R += D (k - 1 - 2p), D *= s,
+        # starting from the front-end's own (R, D): raw samples (1, 1), LogMel (400, 160), Whisper's log-mel
+        # (160, 160), as its S // 160 is (S - 160) // 160 + 1 (centred frames, reflect/zero padded).
+        # For unpadded stacks R is the receptive field (400 samples for wav2vec 2.0's); for padded convs it is
+        # only where the first frame starts to count: Whisper's frame t is centred on sample 320 t.
+        rf, rate = {"conv": (1, 1), "logmel": (LogMel.kernel, LogMel.stride),
+                    "whisper": (WhisperLogMel.stride, WhisperLogMel.stride)}[frontend]
+        for block in blocks:
+            rf, rate = rf + rate * (block.kernel - 1 - 2 * block.padding), rate * block.stride
+        self.receptive_field, self.downsample_rate = rf, rate
+        # The shortest input the graph runs on: Whisper's reflection needs more than 200 samples.
+        self.min_samples = max(rf, WhisperLogMel.left + 1) if frontend == "whisper" else rf
+
+    def num_frames(self, num_samples: int) -> int:
+        """Frames of an unpadded input of ``num_samples`` (plain or symbolic int: export traces through it)."""
+        return (num_samples - self.receptive_field) // self.downsample_rate + 1
 
     def frame_lengths(self, lengths: torch.Tensor) -> torch.Tensor:
         """Sample counts (B,) -> frame counts (B,)."""
@@ -106,12 +111,16 @@ class ConvFeatureExtractor(nn.Module):
         # wave: (B, S) -> (B, T, C)
         if self.normalize_eps is not None:
             wave = normalize_utterance(wave, lengths, self.normalize_eps)  # (B, S)
-        x = wave.reshape(wave.shape[0], 1, -1)  # (B, 1, S); a view XNNPACK takes (unsqueeze(1) it does not)
-        if self.logmel is not None:
-            # (B, n_mels, T_mel); Whisper's log-mel needs the lengths for its per-utterance clamp
-            x = self.logmel(x, lengths) if isinstance(self.logmel, WhisperLogMel) else self.logmel(x)
-            if lengths is not None:
-                lengths = self.logmel.out_length(lengths)
+        if isinstance(self.logmel, WhisperLogMel):
+            # (B, n_mels, T_mel) from the (B, S) input itself (its reflection slices the graph input); the
+            # lengths for its per-utterance clamp
+            x = self.logmel(wave, lengths)
+        else:
+            x = wave.reshape(wave.shape[0], 1, -1)  # (B, 1, S); a view XNNPACK takes (unsqueeze(1) it does not)
+            if self.logmel is not None:
+                x = self.logmel(x)                  # (B, n_mels, T_mel)
+        if self.logmel is not None and lengths is not None:
+            lengths = self.logmel.out_length(lengths)
         for block in self.conv_layers:
             if self.padding and lengths is not None:  # a padded conv must see zeros past the end, as when alone
                 x = x * (torch.arange(x.shape[-1], device=x.device)[None, :] < lengths[:, None]).to(x.dtype)[:, None]

@@ -136,8 +136,26 @@ class SpeechEncoder(nn.Module):
 
     @property
     def receptive_field(self) -> int:
-        """The shortest input, in samples, that yields one frame."""
+        """Where frame counting starts: T = (S - receptive_field) // downsample_rate + 1. The samples one frame
+        sees for an unpadded conv stack (400); 160 for Whisper's centred front-end (padded convs)."""
         return self.feature_extractor.receptive_field
+
+    @property
+    def min_samples(self) -> int:
+        """The shortest input the model runs on (Whisper: 201, its reflection pad)."""
+        return self.feature_extractor.min_samples
+
+    @property
+    def max_samples(self) -> int | None:
+        """The longest input, or None for no limit: sinusoidal positions cover ``max_positions`` frames
+        (Whisper: 1500 frames = 480159 samples, 30 s)."""
+        if self.cfg.positions != "sinusoidal":
+            return None
+        return self.cfg.max_positions * self.downsample_rate + self.receptive_field - 1
+
+    def num_frames(self, num_samples: int) -> int:
+        """Output frames for an unpadded input of ``num_samples``; symbolic ints too (torch.export)."""
+        return self.feature_extractor.num_frames(num_samples)
 
     @property
     def embed_dim(self) -> int:
@@ -178,8 +196,10 @@ class SpeechEncoder(nn.Module):
         and what every Whisper implementation computes. In a padded batch row i attends to max(its length, the
         pad) samples, so each row gets exactly its result alone."""
         S, pad = wave.shape[1], self.cfg.pad_to_frames * self.downsample_rate
-        keep = int(self.frame_lengths(torch.tensor([S]))[0])               # frames of the unpadded batch
-        full = nn.functional.pad(wave, (0, max(S, pad) - S))                # (B, S'), S' = max(S, pad)
+        keep = self.num_frames(S)  # frames of the unpadded batch; int arithmetic, so a symbolic S exports
+        # S' = max(S, pad) as a branch, not sym_max, which ExecuTorch cannot run: an export bounded by the
+        # window (deploy/wrappers.py) takes the first branch, and its graph is static past this pad.
+        full = nn.functional.pad(wave, (0, pad - S if S <= pad else 0))         # (B, S')
         inner = None                                                        # every row attends to all S'
         if lengths is not None:  # silence after each clip, whatever the batch padding held
             full = full * (torch.arange(full.shape[1], device=wave.device)[None, :] < lengths[:, None]).to(wave.dtype)
@@ -187,10 +207,11 @@ class SpeechEncoder(nn.Module):
             if bool((inner >= full.shape[1]).all()):
                 inner = None
         if frame_mask is not None:
-            total = int(self.frame_lengths(torch.tensor([full.shape[1]]))[0])
+            total = self.num_frames(full.shape[1])
             frame_mask = nn.functional.pad(frame_mask, (0, total - frame_mask.shape[1]))  # (B, T')
         out = self._extract(full, inner, num_layers, frame_mask)
-        crop = lambda t: None if t is None else t[:, :keep]  # noqa: E731
+        # no slice when nothing is cut: a full-range slice exports as an alias that XNNPACK leaves outside
+        crop = lambda t: t if t is None or t.shape[1] == keep else t[:, :keep]  # noqa: E731
         return EncoderOutput([crop(h) for h in out.hidden_states], self.padding_mask(lengths, keep),
                              [crop(f) for f in out.ffn_states], crop(out.conv_features))
 
