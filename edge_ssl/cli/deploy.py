@@ -12,8 +12,8 @@ HELP = {"help_option_names": ["-h", "--help"]}
 FORMAT_SUFFIX = {"executorch": ".pte", "onnx": ".onnx"}
 
 
-def _config(quant: str, calibration: Path | None, min_seconds: float, max_seconds: float, golden: list[Path] | None,
-            keep_frontend_fp32: bool, verify: bool, threads: int | None):
+def _config(quant: str, calibration: Path | None, min_seconds: float, max_seconds: float | None,
+            golden: list[Path] | None, keep_frontend_fp32: bool, verify: bool, threads: int | None):
     from edge_ssl.deploy.pipeline import ExportConfig
 
     return ExportConfig(quant=quant, keep_frontend_fp32=keep_frontend_fp32, min_seconds=min_seconds,
@@ -36,7 +36,8 @@ def export(
                                            "onnx: none|dynamic (ORT)."),
     calibration: Path = typer.Option(None, help=CALIB_HELP),
     min_seconds: float = typer.Option(0.05, help="Shortest accepted input (>= 0.045 s)."),
-    max_seconds: float = typer.Option(30.0, help="Longest accepted input (memory is planned for it)."),
+    max_seconds: float = typer.Option(None, help="Longest accepted input (memory is planned for it); default: the "
+                                                 "model's longest, at most 30 s (Whisper: its window or positions)."),
     golden: list[Path] = typer.Option(None, help="Audio files for the golden vectors (repeatable)."),
     keep_frontend_fp32: bool = typer.Option(True, help=FRONTEND_HELP),
     verify: bool = typer.Option(True, help="Verify against eager before reporting success."),
@@ -68,7 +69,7 @@ def quantize(
     calibration: Path = typer.Option(None, help=CALIB_HELP),
     eval_manifest: Path = typer.Option(None, "--eval", help="Manifest for the accuracy report (default: --calibration)."),
     keep_frontend_fp32: bool = typer.Option(True, help=FRONTEND_HELP),
-    max_seconds: float = typer.Option(30.0, help="Longest accepted input."),
+    max_seconds: float = typer.Option(None, help="Longest accepted input; default: the model's longest, at most 30 s."),
     threads: int = typer.Option(None, help="Runtime threads."),
 ) -> None:
     """Quantize (torchao eager, PT2E .pte, ORT .onnx) and report accuracy before and after

@@ -23,7 +23,7 @@ from edge_ssl.deploy.audio import file_items, manifest_items, test_signal
 from edge_ssl.deploy.golden import GoldenItem, write_golden
 from edge_ssl.deploy.publish import TOKENS, staged_publish
 from edge_ssl.deploy.verify import VerifyReport, verify_artifact
-from edge_ssl.deploy.wrappers import ExportWrapper, wrap
+from edge_ssl.deploy.wrappers import ExportWrapper, export_checked, wrap
 from edge_ssl.errors import EdgeSSLError
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,8 @@ class ExportConfig:
     quant: str = "none"                   # pte: none|static|dynamic (PT2E/XNNPACK); onnx: none|dynamic (ORT MatMul int8)
     keep_frontend_fp32: bool = True       # leave the conv front-end on raw audio unquantized (accuracy)
     min_seconds: float = 0.05             # shortest accepted input (>= 0.045 s: two frames)
-    max_seconds: float = 30.0             # longest accepted input; .pte memory is planned for it
+    max_seconds: float | None = None      # longest accepted input (.pte memory is planned for it); None: the
+    #                                       model's longest (Whisper: its positions/window), at most 30 s
     calibration: str | None = None        # manifest of real audio for static calibration (and golden inputs)
     num_calibration: int = 32             # utterances used to calibrate
     golden_audio: list[str] = field(default_factory=list)  # files for golden vectors (else manifest/test signal)
@@ -73,7 +74,8 @@ def build_wrapper(model_path: str | Path, cfg: ExportConfig, precision: str) -> 
     from edge_ssl.runtime.eager import load_model_and_meta
 
     model, meta = load_model_and_meta(model_path, min_samples=round(cfg.min_seconds * 16000),
-                                      max_samples=round(cfg.max_seconds * 16000), precision=precision)
+                                      max_samples=None if cfg.max_seconds is None else round(cfg.max_seconds * 16000),
+                                      precision=precision, for_export=True)
     return wrap(model, meta)
 
 
@@ -96,7 +98,7 @@ def export_model(model_path: str | Path, out: str | Path, cfg: ExportConfig = Ex
     fmt = out.suffix.lstrip(".").lower()
     if fmt not in FORMATS:
         raise EdgeSSLError(f"{out}: the output must end in .pte or .onnx")
-    if not 0 < cfg.min_seconds < cfg.max_seconds:
+    if not 0 < cfg.min_seconds < (cfg.max_seconds or float("inf")):
         raise EdgeSSLError(f"bad length range {cfg.min_seconds}..{cfg.max_seconds} s")
     precision = precision_name(fmt, cfg.quant)
     t0 = time.perf_counter()
@@ -128,7 +130,7 @@ def _write_artifact(wrapper: ExportWrapper, path: Path, fmt: str, model_path: st
         from edge_ssl.deploy.pte import lower_to_pte
 
         if cfg.quant == "none":
-            program = torch.export.export(wrapper, wrapper.example_inputs(), dynamic_shapes=wrapper.dynamic_shapes())
+            program = export_checked(wrapper)
         else:
             from edge_ssl.deploy.quantize import quantize_pt2e
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
+import math
 from pathlib import Path
 
 import numpy as np
@@ -38,11 +39,29 @@ def model_version(path: str | Path) -> str:
     return f"{v}+{digest}"
 
 
+def speech_encoder_of(model: torch.nn.Module, kind: str) -> torch.nn.Module:
+    """The SpeechEncoder inside a ``ctc`` or ``speech_encoder`` model."""
+    return model.encoder if kind == "ctc" else model
+
+
+def longest_input(enc: torch.nn.Module, for_export: bool = False) -> tuple[int | None, str]:
+    """(the longest input ``enc`` takes in samples or None for no limit, why). Sinusoidal positions end at
+    ``max_positions`` frames; an exported padded encoder (``pad_to_frames``) is a fixed graph over its window,
+    so it takes no more than the window (eager attends a longer clip alone, as Whisper implementations do)."""
+    limit, why = enc.max_samples, f"its sinusoidal positions cover {enc.cfg.max_positions} frames"
+    window = enc.cfg.pad_to_frames * enc.downsample_rate
+    if for_export and window and (limit is None or window < limit):
+        limit, why = window, (f"its exported graph is its fixed window: every input is padded to "
+                              f"{window / 16000:g} s (pad_to_frames {enc.cfg.pad_to_frames})")
+    return limit, why
+
+
 def model_artifact_meta(model: torch.nn.Module, file_meta: dict, path: str | Path, *, min_samples: int,
-                        max_samples: int, precision: str = "fp32") -> ArtifactMeta:
-    """ArtifactMeta of an edge-ssl speech model (``ctc`` or ``speech_encoder``) loaded from ``path``."""
+                        max_samples: int | None, precision: str = "fp32", for_export: bool = False) -> ArtifactMeta:
+    """ArtifactMeta of an edge-ssl speech model (``ctc`` or ``speech_encoder``) loaded from ``path``.
+    ``max_samples`` None: the model's longest input (``longest_input``), at most 30 s; beyond it, an error."""
     kind = file_meta.get("kind")
-    enc = model.encoder if kind == "ctc" else model
+    enc = speech_encoder_of(model, kind)
     if kind == "ctc":
         output, dim, tokens = "logits", model.vocab_size, tuple(file_meta["vocab"])
     elif kind == "speech_encoder":
@@ -50,7 +69,14 @@ def model_artifact_meta(model: torch.nn.Module, file_meta: dict, path: str | Pat
     else:
         raise EdgeSSLError(f"{path}: cannot run or export a {kind!r} model as speech (expected ctc or speech_encoder)")
     # At least two frames: shorter inputs fail inside the graph (a log-mel model's receptive field is 1040 samples)
-    min_samples = max(min_samples, enc.receptive_field + enc.downsample_rate)
+    min_samples = max(min_samples, enc.receptive_field + enc.downsample_rate, enc.min_samples)
+    limit, why = longest_input(enc, for_export)
+    if max_samples is None:
+        max_samples = DEFAULT_MAX_SAMPLES if limit is None else min(DEFAULT_MAX_SAMPLES, limit)
+    elif limit is not None and max_samples > limit:
+        raise EdgeSSLError(f"{path}: inputs of up to {max_samples} samples ({max_samples / 16000:g} s) asked, but this "
+                           f"model takes at most {limit} ({limit / 16000:.3f} s): {why}; use --max-seconds "
+                           f"{math.floor(limit / 160) / 100:g} or less")
     return ArtifactMeta(
         model_name=Path(path).stem, model_version=model_version(path), output=output, output_dim=dim,
         min_samples=min_samples, max_samples=max_samples, frame_stride=enc.downsample_rate,
@@ -74,10 +100,10 @@ def image_artifact_meta(vit: torch.nn.Module, path: str | Path, precision: str =
                         std=tuple(std))
 
 
-def load_model_and_meta(path: str | Path, *, min_samples: int, max_samples: int, precision: str = "fp32"
-                        ) -> tuple[torch.nn.Module, ArtifactMeta]:
+def load_model_and_meta(path: str | Path, *, min_samples: int, max_samples: int | None, precision: str = "fp32",
+                        for_export: bool = False) -> tuple[torch.nn.Module, ArtifactMeta]:
     """Any runnable/exportable model file -> (eval model, its ArtifactMeta), by the file's ``kind``.
-    Image encoders ignore the sample range."""
+    Image encoders ignore the sample range; ``max_samples`` None: the model's own longest input, at most 30 s."""
     from edge_ssl.models.store import read_model_meta
 
     if read_model_meta(path).get("kind") in VISION_KINDS:
@@ -87,7 +113,7 @@ def load_model_and_meta(path: str | Path, *, min_samples: int, max_samples: int,
         return vit, image_artifact_meta(vit, path, precision)
     model, file_meta = load_speech_model(path)
     return model, model_artifact_meta(model, file_meta, path, min_samples=min_samples, max_samples=max_samples,
-                                      precision=precision)
+                                      precision=precision, for_export=for_export)
 
 
 def load_speech_model(path: str | Path) -> tuple[torch.nn.Module, dict]:
@@ -95,8 +121,7 @@ def load_speech_model(path: str | Path) -> tuple[torch.nn.Module, dict]:
     from edge_ssl.models.store import load_model
 
     model, meta = load_model(path)
-    enc = model.encoder if meta["kind"] == "ctc" else model
-    enc.fold_for_inference()
+    speech_encoder_of(model, meta["kind"]).fold_for_inference()
     return model.eval(), meta
 
 
@@ -117,11 +142,13 @@ class EagerRunner(Runner):
     backend = "eager"
 
     def __init__(self, path: str | Path, quant: str = "none", threads: int | None = None):
-        # the shortest speech input is one receptive field (400 samples for the wav2vec 2.0 conv stack)
-        model, meta = load_model_and_meta(path, min_samples=400, max_samples=DEFAULT_MAX_SAMPLES,
+        # the shortest speech input yields one frame (400 samples for the wav2vec 2.0 conv stack; 201 for
+        # Whisper's front-end, whose reflection pad needs them); the longest is the model's, at most 30 s
+        model, meta = load_model_and_meta(path, min_samples=400, max_samples=None,
                                           precision="fp32" if quant == "none" else quant)
         if not meta.is_image:
-            meta = dataclasses.replace(meta, min_samples=meta.receptive_field)
+            enc = speech_encoder_of(model, "ctc" if meta.output == "logits" else "speech_encoder")
+            meta = dataclasses.replace(meta, min_samples=max(meta.receptive_field, enc.min_samples))
         super().__init__(path, meta)
         if threads:
             torch.set_num_threads(threads)
