@@ -15,7 +15,7 @@ from typing import Iterable
 
 import torch
 
-from edge_ssl.deploy.wrappers import ExportWrapper
+from edge_ssl.deploy.wrappers import ExportWrapper, export_checked
 from edge_ssl.errors import EdgeSSLError
 
 log = logging.getLogger(__name__)
@@ -29,19 +29,41 @@ FRONTEND = "model.encoder.feature_extractor"  # module path of the conv front-en
 ALWAYS_FP32 = ("model.encoder.feature_projection", "model.encoder.feature_extractor.logmel")
 
 
+def _fp32_prefixes(keep_frontend_fp32: bool) -> tuple[str, ...]:
+    return ALWAYS_FP32 + ((FRONTEND,) if keep_frontend_fp32 else ())
+
+
+def _in_fp32_module(node: torch.fx.Node, prefixes: tuple[str, ...]) -> bool:
+    paths = [str(path) for path, _ in node.meta.get("nn_module_stack", {}).values()]
+    return any(p.startswith(prefix) for p in paths for prefix in prefixes)
+
+
 def _weighted_op_filter(keep_frontend_fp32: bool):
     weighted = {torch.ops.aten.linear.default, torch.ops.aten.conv1d.default, torch.ops.aten.conv2d.default}
-    fp32 = ALWAYS_FP32 + ((FRONTEND,) if keep_frontend_fp32 else ())
+    fp32 = _fp32_prefixes(keep_frontend_fp32)
 
     def keep(node: torch.fx.Node) -> bool:
         if node.op != "call_function":
             return True  # the annotator also asks about a pattern's weight/bias placeholders
         if node.target not in weighted:
             return False
-        paths = [str(path) for path, _ in node.meta.get("nn_module_stack", {}).values()]
-        return not any(p.startswith(prefix) for p in paths for prefix in fp32)
+        return not _in_fp32_module(node, fp32)
 
     return keep
+
+
+def _pin_fp32(graph: torch.fx.GraphModule, keep_frontend_fp32: bool) -> int:
+    """Mark every op of the fp32 modules as annotated with no quantization, so that no annotator touches it.
+    The filter alone is not enough: the XNNPACK quantizer annotates every ``cat`` regardless of it (Whisper's
+    reflection pad would quantize the raw wave to int8) and propagates int8 through views. Returns the count."""
+    from torchao.quantization.pt2e.quantizer.quantizer import Q_ANNOTATION_KEY, QuantizationAnnotation
+
+    fp32, n = _fp32_prefixes(keep_frontend_fp32), 0
+    for node in graph.graph.nodes:
+        if node.op == "call_function" and _in_fp32_module(node, fp32):
+            node.meta[Q_ANNOTATION_KEY] = QuantizationAnnotation(_annotated=True)
+            n += 1
+    return n
 
 
 def quantize_pt2e(wrapper: ExportWrapper, scheme: str, calibration: Iterable[torch.Tensor] = (),
@@ -53,11 +75,11 @@ def quantize_pt2e(wrapper: ExportWrapper, scheme: str, calibration: Iterable[tor
 
     if scheme not in ("static", "dynamic"):
         raise EdgeSSLError(f"unknown .pte quantization {scheme!r}; choose from {', '.join(PTE_SCHEMES)}")
-    example, shapes = wrapper.example_inputs(), wrapper.dynamic_shapes()
-    graph = torch.export.export(wrapper, example, dynamic_shapes=shapes).module()
+    graph = export_checked(wrapper).module()
     quantizer = XNNPACKQuantizer()
     quantizer.set_global(get_symmetric_quantization_config(is_per_channel=True, is_dynamic=scheme == "dynamic"))
     quantizer.set_filter_function(_weighted_op_filter(keep_frontend_fp32))
+    _pin_fp32(graph, keep_frontend_fp32)
     prepared = prepare_pt2e(graph, quantizer)
     if scheme == "static":
         n = 0
@@ -69,7 +91,7 @@ def quantize_pt2e(wrapper: ExportWrapper, scheme: str, calibration: Iterable[tor
             raise EdgeSSLError("static quantization needs calibration audio (--calibration MANIFEST)")
         log.info("calibrated on %d utterances", n)
     converted = convert_pt2e(prepared)
-    return torch.export.export(converted, example, dynamic_shapes=shapes)
+    return export_checked(wrapper, converted)
 
 
 def quantize_onnx(fp32_path: str | Path, out_path: str | Path, metadata: dict[str, str]) -> None:
@@ -94,20 +116,34 @@ def quantize_onnx(fp32_path: str | Path, out_path: str | Path, metadata: dict[st
 
 
 def _fp32_onnx_nodes(path: Path) -> list[str]:
-    """MatMuls that feed a Log (through Adds): the log-mel filterbank, whose input power spans ~90 dB.
-    Found by structure, because the exporter folds the filterbank's name away."""
+    """MatMuls (and Gemms, which ORT quantizes as MatMuls) that stay fp32, found by structure because the
+    exporter folds module names away:
+    - those feeding a Log (through Adds, or the floor Clip/Max of Whisper's log10(max(mel, 1e-10))): the
+      log-mel filterbank, whose input power spans ~90 dB;
+    - those on the raw input (reached from a graph input through slices and reshapes only): Whisper's
+      reflection pad, a permutation of audio samples that int8 would round."""
     import onnx
 
     graph = onnx.load(str(path)).graph
     producer = {out: n for n in graph.node for out in n.output}
+    inputs = {i.name for i in graph.input}
     keep = []
     for log_node in (n for n in graph.node if n.op_type == "Log"):
         node = producer.get(log_node.input[0])
-        while node is not None and node.op_type == "Add":
+        while node is not None and node.op_type in ("Add", "Clip", "Max"):
             node = next((producer[i] for i in node.input if i in producer), None)
-        if node is not None and node.op_type == "MatMul":
+        if node is not None and node.op_type in ("MatMul", "Gemm"):
             keep.append(node.name)
-    return keep
+
+    def raw(name: str) -> bool:
+        node = producer.get(name)
+        if node is None:
+            return name in inputs
+        return node.op_type in ("Slice", "Reshape", "Squeeze", "Unsqueeze", "Transpose") and raw(node.input[0])
+
+    keep += [n.name for n in graph.node if n.op_type in ("MatMul", "Gemm") and raw(n.input[0])]
+    # ORT's dynamic quantizer first rewrites each Gemm into a MatMul named <gemm>_MatMul (+ Add), then excludes
+    return keep + [f"{name}_MatMul" for name in keep]
 
 
 def set_onnx_metadata(model, metadata: dict[str, str]) -> None:
