@@ -118,8 +118,12 @@ class StreamConfig:
 class ChunkedDecoder:
     """Logits for one growing segment, computed chunk by chunk with left/right context.
 
-    Frame f of a segment covers samples [f * hop, f * hop + receptive_field). A chunk of frames [f0, f1) is
-    encoded from frames [f0 - left, f1 + right) of audio and only rows [f0, f1) are kept.
+    Frames are counted as (n - receptive_field) // hop + 1 for n samples. A chunk of frames [f0, f1) is encoded
+    from the audio of frames [f0 - left, f1 + right) (samples [(f0 - left) hop, (f1 + right - 1) hop +
+    receptive_field)) and only rows [f0, f1) are kept. For the wav2vec 2.0 conv stack frame f sees samples
+    [f hop, f hop + receptive_field); a centred front-end's frame (Whisper's: f hop +- 520 samples, receptive_field
+    160) also sees audio past that end, so >= 2 frames of context per side keep kept rows exact, and the last
+    chunk takes the segment to its end.
     """
 
     def __init__(self, rec: Recognizer, cfg: StreamConfig):
@@ -132,9 +136,10 @@ class ChunkedDecoder:
     def _num_frames(self, n: int) -> int:
         return 0 if n < self.rec.receptive_field else (n - self.rec.receptive_field) // self.rec.hop + 1
 
-    def _encode(self, wave: np.ndarray, f0: int, f1: int, f_hi: int) -> None:
+    def _encode(self, wave: np.ndarray, f0: int, f1: int, f_hi: int, to_end: bool = False) -> None:
         lo = max(f0 - self.left, 0)
-        x = wave[lo * self.rec.hop:(f_hi - 1) * self.rec.hop + self.rec.receptive_field]
+        end = len(wave) if to_end else (f_hi - 1) * self.rec.hop + self.rec.receptive_field
+        x = wave[lo * self.rec.hop:end]  # frames [lo, f_hi); to_end: samples past the last frame's start too
         rows = recognizer_logits(self.rec, x)[f0 - lo:f1 - lo]  # (<= f1 - f0, V)
         self.rows.append(rows)
         self.done = f0 + len(rows)
@@ -153,7 +158,7 @@ class ChunkedDecoder:
         self.advance(wave)
         total = self._num_frames(len(wave))
         if self.done < total:
-            self._encode(wave, self.done, total, total)
+            self._encode(wave, self.done, total, total, to_end=True)
         logits = np.concatenate(self.rows) if self.rows else np.zeros((0, 1), np.float32)
         return logits[:max(total, 1)]
 
