@@ -31,7 +31,8 @@ class ArtifactMeta:
     max_samples: int                # longest input; memory is planned for it; 0 for images
     sample_rate: int = 16000        # Hz of the input waveform
     frame_stride: int = 320         # input samples per output frame (20 ms)
-    receptive_field: int = 400      # samples seen by one output frame (25 ms)
+    receptive_field: int = 400      # where frame counting starts (num_frames): the samples one frame sees for the
+    #                                 wav2vec 2.0 conv stack (400 = 25 ms); 160 for Whisper's centred frames
     normalize: str = "none"         # what the graph does to its input first: "none", or "utterance" (zero mean, unit
     #                                 variance over the input). Either way the caller passes raw [-1, 1] floats.
     tokens: tuple[str, ...] = ()    # CTC vocabulary in id order (blank first); empty for an encoder
@@ -65,7 +66,8 @@ class ArtifactMeta:
         return len(self.tokens) if self.tokens else self.output_dim
 
     def num_frames(self, num_samples: int) -> int:
-        """Output frames for ``num_samples`` input samples (exact for the wav2vec 2.0 conv stack)."""
+        """Output frames for ``num_samples`` input samples: exact for every speech front-end here (conv stack,
+        log-mel, Whisper's log-mel with padded convs: ceil((S // 160) / 2)) within [min_samples, max_samples]."""
         return (num_samples - self.receptive_field) // self.frame_stride + 1
 
     # ---- serialisation into the two artifact formats ----
