@@ -55,8 +55,9 @@ class SpeechWrapper(ExportWrapper):
     def __init__(self, model: nn.Module, meta: ArtifactMeta):
         if meta.num_frames(meta.min_samples) < MIN_EXPORT_FRAMES:
             ms = meta.min_samples / meta.sample_rate * 1000
-            raise EdgeSSLError(f"min length {meta.min_samples} samples ({ms:.0f} ms) gives fewer than {MIN_EXPORT_FRAMES} "
-                               f"output frames; the shortest is {meta.receptive_field + meta.frame_stride} samples")
+            raise EdgeSSLError(f"min length {meta.min_samples} samples ({ms:.0f} ms) gives fewer than "
+                               f"{MIN_EXPORT_FRAMES} output frames; the shortest is "
+                               f"{meta.receptive_field + meta.frame_stride} samples")
         super().__init__(model, meta)
         self.encoder = model.encoder if meta.task == SPEECH_CTC else model  # the SpeechEncoder
         self.window = self.encoder.cfg.pad_to_frames * self.encoder.downsample_rate  # samples; 0: none
@@ -125,9 +126,9 @@ def export_checked(wrapper: ExportWrapper, module: nn.Module | None = None) -> t
     refusing a graph whose accepted lengths export narrowed. ``Dim.DYNAMIC`` lets export specialise silently
     when the model branches on the length (a guard): the artifact would then fail or be wrong outside the
     narrowed range, while its metadata still promised the whole one."""
-    program = torch.export.export(wrapper if module is None else module, wrapper.example_inputs(),
-                                  dynamic_shapes=wrapper.dynamic_shapes())
     shapes = wrapper.dynamic_shapes()
+    program = torch.export.export(wrapper if module is None else module, wrapper.example_inputs(),
+                                  dynamic_shapes=shapes)
     if shapes:
         lo, hi = wrapper.meta.min_samples, wrapper.meta.max_samples
         size = next(n for n in program.graph.nodes if n.op == "placeholder" and n.name == wrapper.input_name

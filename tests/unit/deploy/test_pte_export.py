@@ -108,3 +108,26 @@ def test_truncated_pte_is_a_clear_error(exported, tmp_path, keep):
     p.write_bytes(data[: int(keep if keep > 1 else len(data) * keep)])
     with pytest.raises(EdgeSSLError):
         open_runner(p).run(np.zeros(16000, np.float32))
+
+
+def test_export_refuses_a_length_range_it_narrowed():
+    """A graph that branches on the length: Dim.DYNAMIC would silently narrow the range to the traced branch."""
+    import torch
+    from torch.export import Dim
+
+    from edge_ssl.deploy.wrappers import ExportWrapper, export_checked
+    from edge_ssl.runtime.meta import ArtifactMeta
+
+    class Branchy(ExportWrapper):
+        def forward(self, wave):
+            return wave * 2 if wave.shape[1] > 30000 else wave  # (1, S)
+
+        def example_inputs(self, size=None):
+            return (torch.zeros(1, 48000),)
+
+        def dynamic_shapes(self):
+            return {"wave": {1: Dim.DYNAMIC(min=800, max=48000)}}
+
+    meta = ArtifactMeta("m", "0", "features", 1, min_samples=800, max_samples=48000)
+    with pytest.raises(EdgeSSLError, match="export narrowed the input length range 800..48000 samples to 30001..48000"):
+        export_checked(Branchy(torch.nn.Identity(), meta))
