@@ -28,7 +28,9 @@ def invoke(args):
 def trained(tmp_path_factory):
     out = tmp_path_factory.mktemp("mae") / "run"
     invoke(["pretrain", "mae", "-c", "mae/tiny", f"out_dir={out}", "train.max_steps=2", *TINY])
-    invoke(["pretrain", "mae", "-c", "mae/tiny", f"out_dir={out}", "train.max_steps=3", *TINY])  # resumes
+    # resumes for one more step: a longer run is a changed config, which must be said explicitly
+    invoke(["pretrain", "mae", "-c", "mae/tiny", f"out_dir={out}", "train.max_steps=3", "train.allow_config_change=true",
+            *TINY])
     return out
 
 
