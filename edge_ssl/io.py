@@ -85,3 +85,14 @@ def torch_load_weights(path: str | Path) -> Any:
             raise EdgeSSLError(f"{path}: not a readable PyTorch file (bad pickle data)") from None
         raise EdgeSSLError(f"{path}: refused: its pickle calls {named.group(1)}, which no weights file needs "
                            "(loading it could run code); it was not loaded") from None
+
+
+def file_sha256(path: str | Path) -> str:
+    """Hex sha256 of a file, read in 1 MiB blocks (model files are hundreds of MB)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()

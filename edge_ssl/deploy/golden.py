@@ -10,7 +10,6 @@ its artifact as one unit (``deploy/publish.py``).
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -21,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from edge_ssl.errors import EdgeSSLError
+from edge_ssl.io import file_sha256
 
 # Allowed |expected - device| relative to max(1, max |expected|): across CPUs XNNPACK reorders fp32 sums;
 # int8 kernels may round differently by one step.
@@ -38,14 +38,6 @@ class GoldenItem:
 def golden_dir(artifact: str | Path) -> Path:
     artifact = Path(artifact)
     return artifact.with_name(artifact.name + ".golden")
-
-
-def file_sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def tolerance_for(precision: str) -> float:

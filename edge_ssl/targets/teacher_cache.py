@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from edge_ssl.data.manifest import Utterance
 from edge_ssl.errors import EdgeSSLError
-from edge_ssl.io import atomic_write_text
+from edge_ssl.io import atomic_write_text, file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -35,14 +35,6 @@ VERSION = 1
 
 class StaleCacheError(EdgeSSLError):
     """A cache folder does not belong to the current teacher, layers or audio."""
-
-
-def file_sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _audio_fingerprint(utts: list[Utterance]) -> str:
