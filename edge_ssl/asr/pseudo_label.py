@@ -24,7 +24,7 @@ import time
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import numpy as np
 from tqdm import tqdm
@@ -150,6 +150,8 @@ class SelectRule:
     strict: bool = False             # keep only identical normalised texts (test references)
     text_key: str | None = None      # label with this manifest key's text (e.g. a script); the teachers vote on it
     check_key: str | None = None     # compare kept labels with this key's text (a spot-check), where present
+    text_fallback: bool = False      # with text_key: where the key is missing or the teachers reject its text,
+                                     # label from the teachers' own agreement instead (training sets)
 
 
 @dataclass
@@ -177,6 +179,34 @@ def _reject_reason(hyps: list[dict], seconds: float) -> str | None:
     return None
 
 
+class Verdict(NamedTuple):
+    reason: str | None   # why the clip is rejected; None = kept
+    by: str | None       # agreement | confidence, when kept
+    cer: float           # the label row against the other rows, max (nan: nothing to compare)
+    identical: bool      # all rows identical after normalisation
+    voted: bool          # the rows were readable and went to the vote (counted as decoded)
+
+
+def _judge(rows: list[dict], rule: SelectRule, seconds: float) -> Verdict:
+    reason = _reject_reason(rows, seconds)
+    if reason is not None:
+        return Verdict(reason, None, math.nan, False, False)
+    cer = max((agreement_cer(rows[0]["norm"], r["norm"]) for r in rows[1:]), default=math.nan)
+    identical = all(r["norm"] == rows[0]["norm"] for r in rows[1:]) and len(rows) > 1
+    conf = rows[0].get("confidence")
+    if rule.strict:
+        by = "agreement" if identical else None
+    elif len(rows) > 1 and cer <= rule.max_cer:
+        by = "agreement"
+    elif rule.min_confidence > 0 and conf is not None and conf >= rule.min_confidence:
+        by = "confidence"
+    else:
+        by = None
+    if by is None:
+        return Verdict("teachers disagree" if len(rows) > 1 else "low confidence", None, cer, identical, True)
+    return Verdict(None, by, cer, identical, True)
+
+
 def agreement_cer(a: str, b: str) -> float:
     """CER of ``b`` against ``a`` (both normalised); 0 when both are empty."""
     if not a:
@@ -187,10 +217,12 @@ def agreement_cer(a: str, b: str) -> float:
 def select_labels(utts: list[Utterance], hyps: list[dict[str, dict]], teachers: list[str], rule: SelectRule,
                   out_manifest: Path) -> dict[str, SourceStats]:
     """Keep the utterances the rule accepts, labeled with the first teacher's normalised text (or the
-    ``rule.text_key`` text, which every teacher must then agree with).
+    ``rule.text_key`` text, which every teacher must then agree with; with ``rule.text_fallback``, clips
+    without that text or whose text the teachers reject fall back to the teachers' own vote).
 
     Per-utterance provenance goes into the manifest row: ``pl_teachers``, ``pl_confidence``, ``pl_cer``
-    (between the label and each other teacher, max), ``pl_kept_by`` (agreement | confidence), and
+    (between the label and each other teacher, max), ``pl_kept_by`` (agreement | confidence),
+    ``pl_label_from`` (the text key or the teacher the label came from), and
     ``pl_check_cer`` against ``rule.check_key``'s text where there is one."""
     stats: dict[str, SourceStats] = defaultdict(SourceStats)
     kept: list[Utterance] = []
@@ -201,36 +233,33 @@ def select_labels(utts: list[Utterance], hyps: list[dict[str, dict]], teachers: 
         if any(r is None for r in rows):
             s.rejected["not decoded yet"] = s.rejected.get("not decoded yet", 0) + 1
             continue
-        if rule.text_key:
-            if not isinstance(u.extra.get(rule.text_key), str):
-                s.rejected[f"no {rule.text_key}"] = s.rejected.get(f"no {rule.text_key}", 0) + 1
-                continue
-            rows = [{"norm": normalize_text(u.extra[rule.text_key]), "confidence": None}, *rows]
         seconds = u.num_samples / 16000
-        reason = _reject_reason(rows, seconds)
-        if reason is None:
-            s.decoded += 1
-            cer = max((agreement_cer(rows[0]["norm"], r["norm"]) for r in rows[1:]), default=math.nan)
-            identical = all(r["norm"] == rows[0]["norm"] for r in rows[1:]) and len(rows) > 1
-            s.identical += identical
-            conf = rows[0].get("confidence")
-            by = None
-            if rule.strict:
-                by = "agreement" if identical else None
-            elif len(rows) > 1 and cer <= rule.max_cer:
-                by = "agreement"
-            elif rule.min_confidence > 0 and conf is not None and conf >= rule.min_confidence:
-                by = "confidence"
-            if by is None:
-                reason = "teachers disagree" if len(rows) > 1 else "low confidence"
+        text = u.extra.get(rule.text_key) if rule.text_key else None
+        if rule.text_key and not isinstance(text, str) and not rule.text_fallback:
+            s.rejected[f"no {rule.text_key}"] = s.rejected.get(f"no {rule.text_key}", 0) + 1
+            continue
+        label_from = teachers[0]
+        verdict = None
+        if isinstance(text, str):
+            label_from = rule.text_key
+            rows_with_text = [{"norm": normalize_text(text), "confidence": None}, *rows]
+            verdict = _judge(rows_with_text, rule, seconds)
+            if verdict.reason is None or not rule.text_fallback:
+                rows = rows_with_text
+            else:
+                label_from, verdict = teachers[0], None
+        reason, by, cer, identical, voted = verdict or _judge(rows, rule, seconds)
+        s.decoded += voted
+        s.identical += identical
         if reason is not None:
             s.rejected[reason] = s.rejected.get(reason, 0) + 1
             continue
+        conf = rows[0].get("confidence")
         s.kept += 1
         s.hours_kept += seconds / 3600
         setattr(s, f"kept_by_{by}", getattr(s, f"kept_by_{by}") + 1)
         extra = {**u.extra, "pl_teachers": teachers, "pl_confidence": conf,
-                 "pl_cer": None if math.isnan(cer) else round(cer, 4), "pl_kept_by": by}
+                 "pl_cer": None if math.isnan(cer) else round(cer, 4), "pl_kept_by": by, "pl_label_from": label_from}
         if rule.check_key and isinstance(u.extra.get(rule.check_key), str):
             check = agreement_cer(normalize_text(u.extra[rule.check_key]), rows[0]["norm"])
             extra["pl_check_cer"] = round(check, 4)

@@ -66,9 +66,11 @@ def evaluate(
     if lm and not models:
         raise EdgeSSLError(f"--lm is for CTC models; engine {engines[0]} decodes with its own language model")
     systems: list[tuple[str, object, Path]] = []  # (name, opener, default out)
-    for m in models:
-        systems.append((m.stem if m.stem != "model" else f"{m.parent.name}/{m.stem}", ("model", m),
-                        m.parent / f"{m.stem}_eval" / manifest.stem))
+    names = [m.stem if m.stem != "model" else f"{m.parent.name}/{m.stem}" for m in models]
+    for m, name in zip(models, names):
+        if names.count(name) > 1:  # model_int8.pte beside model_int8.onnx, or two runs' files of one name
+            name = f"{m.parent.name}/{m.name}"
+        systems.append((name, ("model", m), m.parent / f"{m.stem}_eval" / manifest.stem))
     for e in engines:
         systems.append((e, ("engine", e), manifest.parent / f"{e}_eval" / manifest.stem))
     several = len(systems) > 1
@@ -124,6 +126,8 @@ def pseudo_label(
     strict: bool = typer.Option(False, "--strict", help="Keep only identical normalised texts (test references)."),
     text_key: str = typer.Option(None, "--text-key", help="Label with this manifest key's text (e.g. game_text, a "
                                  "script) instead of the first teacher's; every teacher must agree with it."),
+    text_fallback: bool = typer.Option(False, "--text-fallback", help="With --text-key: clips without that text, "
+                                       "or whose text the teachers reject, are labeled by the teachers' own vote."),
     check_key: str = typer.Option(None, "--check-key", help="Report how kept labels compare with this key's text "
                                   "(a spot-check against e.g. the game's own dialogue text)."),
     beam: int = typer.Option(5, "--beam", help="Whisper beam size (1 = greedy)."),
@@ -140,7 +144,7 @@ def pseudo_label(
     from edge_ssl.asr.pseudo_label import SelectRule, pseudo_label as run
 
     rule = SelectRule(max_cer=max_cer, min_confidence=min_confidence, strict=strict, text_key=text_key,
-                      check_key=check_key)
+                      check_key=check_key, text_fallback=text_fallback)
     out, stats = run(manifest, out_dir, list(teachers), rule, threads=threads, beam_size=beam,
                      limit=limit or None, name=name, decode_only=decode_only, select_only=select_only, hyps_dir=hyps)
     if out is None:
@@ -158,7 +162,7 @@ def pseudo_label(
 
 @app.command("build-lm", context_settings=HELP)
 def build_lm(
-    texts: list[Path] = typer.Argument(None, help="Text files, one sentence per line."),
+    texts: list[Path] = typer.Argument(None, help="Text files, one sentence per line, or JSONL manifests (their transcripts)."),
     wordnet: bool = typer.Option(False, "--wordnet", help="Add WordNet's example sentences (the synthetic "
                                  "corpus's prompts)."),
     exclude: list[Path] = typer.Option(None, "--exclude", help="Manifest whose transcripts the LM must not "

@@ -89,6 +89,21 @@ def test_text_key_labels_from_a_script_and_check_key_spot_checks(tmp_path):
     assert "pl_check_cer" not in read_manifest(tmp_path / "c.jsonl")[2].extra
 
 
+def test_text_fallback_labels_the_rest_from_the_teachers_vote(tmp_path):
+    utts = _utts(4)
+    utts[0].extra["script"] = "Go to the door!"            # the teachers agree with it: the script's text
+    utts[1].extra["script"] = "Something else entirely"    # they reject it, agree among themselves: their text
+    utts[3].extra["script"] = "Open it"                    # rejected, and the teachers disagree: dropped
+    a = {f"u{i}": {"id": f"u{i}", **_h("go to the door")} for i in range(4)}
+    b = {**a, "u3": {"id": "u3", **_h("hello there")}}
+    rule = SelectRule(max_cer=0.2, text_key="script", text_fallback=True)
+    stats = select_labels(utts, [a, b], ["A", "B"], rule, tmp_path / "f.jsonl")
+    assert stats["queen"].kept == 3 and stats["queen"].rejected == {"teachers disagree": 1}
+    rows = read_manifest(tmp_path / "f.jsonl")
+    assert [(r.id, r.extra["pl_label_from"]) for r in rows] == [("u0", "script"), ("u1", "A"), ("u2", "A")]
+    assert [r.text for r in rows] == ["go to the door"] * 3
+
+
 def test_select_only_runs_no_teacher_and_counts_the_rest(tmp_path):
     from edge_ssl.asr.pseudo_label import pseudo_label
     from edge_ssl.data.manifest import write_manifest
