@@ -75,3 +75,11 @@ def set_peak(wave: np.ndarray, peak_db: float) -> np.ndarray:
     """Scale so the loudest sample sits at ``peak_db`` dBFS (level variety, never clipping)."""
     peak = float(np.abs(wave).max())
     return wave if peak == 0 else (wave * (10 ** (peak_db / 20) / peak)).astype(np.float32)
+
+
+def lowpass(wave: np.ndarray, cutoff_hz: float, sample_rate: int = 16000) -> np.ndarray:
+    """Remove everything above ``cutoff_hz`` (an FFT brick wall): full-band audio made to look like a lower
+    sample rate's, e.g. TTS beside 11 kHz game audio whose energy stops at 5.5 kHz."""
+    spectrum = np.fft.rfft(wave.astype(np.float64))
+    spectrum[int(np.ceil(cutoff_hz * len(wave) / sample_rate)):] = 0
+    return np.fft.irfft(spectrum, n=len(wave)).astype(np.float32)

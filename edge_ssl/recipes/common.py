@@ -36,6 +36,8 @@ class AudioDataConfig:
     max_batch_size: int = 0                          # cap on utterances per batch; 0 = no cap
     max_sample_size: int = 250_000                   # random crop longer utterances (fairseq: 250k = 15.6 s)
     min_sample_size: int = 400                       # shorter files are skipped (conv receptive field)
+    lowpass_prob: float = 0.0                        # low-pass this fraction of training utterances at a
+    lowpass_hz: tuple[float, float] = (4000.0, 5500.0)  # random cutoff in this range (TTS meets 11 kHz audio)
 
 
 def build_audio_data(cfg: AudioDataConfig, info: DistInfo, seed: int, manifest: str | None = None,
@@ -51,7 +53,7 @@ def build_audio_data(cfg: AudioDataConfig, info: DistInfo, seed: int, manifest: 
     if len(kept) < len(utts):
         log.info("skipping %d utterances shorter than %d samples", len(utts) - len(kept), cfg.min_sample_size)
     dataset = AudioDataset(kept, max_samples=cfg.max_sample_size or None, crop=crop, seed=seed,
-                           crop_multiple=crop_multiple)
+                           crop_multiple=crop_multiple, lowpass=(cfg.lowpass_prob, *map(float, cfg.lowpass_hz)))
     lengths = [min(u.num_samples, cfg.max_sample_size or u.num_samples) for u in kept]
     sampler = BucketBatchSampler(lengths, cfg.max_batch_samples, cfg.max_batch_size or None, shuffle=True,
                                  seed=seed, num_replicas=info.world_size, rank=info.rank)

@@ -50,3 +50,24 @@ def test_load_error_names_the_file(utts, tmp_path):
     utts[1].audio_path.write_bytes(b"broken")
     with pytest.raises(AudioError, match="1.wav"):
         AudioDataset(utts)[1]
+
+
+def test_random_lowpass_removes_the_high_band_repeatably_and_is_checked(tmp_path):
+    t = np.arange(16000) / 16000
+    p = tmp_path / "tones.wav"
+    sf.write(p, (0.3 * np.sin(2 * np.pi * 1000 * t) + 0.3 * np.sin(2 * np.pi * 7000 * t)).astype(np.float32), 16000,
+             subtype="FLOAT")
+    utts = [Utterance(f"u{i}", p, 16000) for i in range(8)]
+
+    def band_energy(wave, lo, hi):
+        spec = np.abs(np.fft.rfft(wave.numpy())) ** 2
+        return spec[lo:hi].sum() / spec.sum()  # 1 Hz bins: 1 s at 16 kHz
+
+    ds = AudioDataset(utts, seed=3, lowpass=(0.5, 4000.0, 5500.0))
+    filtered = [band_energy(ds[i]["wave"], 5500, 8001) < 1e-6 for i in range(8)]
+    assert 0 < sum(filtered) < 8  # about half, and only the 7 kHz tone goes
+    assert all(band_energy(ds[i]["wave"], 900, 1100) > 0.45 for i in range(8))
+    again = AudioDataset(utts, seed=3, lowpass=(0.5, 4000.0, 5500.0))
+    assert all(torch.equal(ds[i]["wave"], again[i]["wave"]) for i in range(8))  # resumes see the same audio
+    with pytest.raises(ValueError, match="lowpass_hz"):
+        AudioDataset(utts, lowpass=(0.5, 6000.0, 4000.0))
