@@ -98,3 +98,20 @@ def real(
     for name, s in stats["splits"].items():
         typer.echo(f"{out_dir / s['manifest']}: {s['clips']} clips, {s['minutes']:.1f} min, {s['speakers']} speakers")
     typer.echo(f"held out: {', '.join(stats['heldout_speakers'])}")
+
+
+@prepare_app.command(context_settings={"help_option_names": ["-h", "--help"]})
+def mix(
+    out: Path = typer.Argument(..., help="Manifest to write (audio paths outside its folder are stored absolute)."),
+    parts: list[str] = typer.Argument(..., help="Manifests to mix, each PATH or PATH:FRACTION (a seeded random "
+                                                "share of its utterances, e.g. data/synth_big/train.jsonl:0.3)."),
+    seed: int = typer.Option(0, help="Same seed, same share of each manifest."),
+) -> None:
+    """One training manifest from several (e.g. labeled real speech and part of a TTS corpus)."""
+    from edge_ssl.data.mix import MixPart, mix_manifests
+
+    stats = mix_manifests([MixPart.parse(p) for p in parts], out, seed=seed)
+    for path, s in stats.items():
+        typer.echo(f"{path}: {s['clips']} of {s['of']} clips, {s['hours']:.2f} h")
+    typer.echo(f"-> {out}: {sum(s['clips'] for s in stats.values())} clips, "
+               f"{sum(s['hours'] for s in stats.values()):.2f} h")
