@@ -20,12 +20,19 @@ class LMText:
 
 
 def read_text_file(path: str | Path) -> list[str]:
-    """One sentence per line -> normalised non-empty sentences; a missing or wordless file is an error."""
+    """One sentence per line (or a ``.jsonl`` manifest's transcripts) -> normalised non-empty sentences; a
+    missing or wordless file is an error."""
     path = Path(path)
     if not path.is_file():
         raise EdgeSSLError(f"text file not found: {path}")
+    if path.suffix == ".jsonl":
+        from edge_ssl.data.manifest import read_manifest
+
+        text = "\n".join(u.text for u in read_manifest(path, lengths=False) if u.text)
+    else:
+        text = None
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        text = path.read_text(encoding="utf-8", errors="replace") if text is None else text
     except OSError as e:
         raise EdgeSSLError(f"{path}: cannot read ({e})") from None
     sentences = [s for s in map(normalize_text, text.splitlines()) if s]

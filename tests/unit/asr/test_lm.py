@@ -75,6 +75,12 @@ def test_exclude_drops_every_test_sentence(tmp_path):
     assert "the cat sat" not in got.sentences and "the dog ran" not in got.sentences
     assert "the cat sat on the mat" in got.sentences  # only whole-sentence matches go
 
+    train = write_manifest([Utterance("t1", tmp_path / "t1.wav", 16000, "The dog ran!"),
+                            Utterance("t2", tmp_path / "t2.wav", 16000, "A red fox"),
+                            Utterance("t3", tmp_path / "t3.wav", 16000, None)], tmp_path / "train.jsonl")
+    got = gather_lm_text([train], exclude=[test])  # a manifest's transcripts are LM text too
+    assert got.sentences == ["a red fox"] and got.dropped == 1
+
 
 def ambiguous_logits(tok: CharTokenizer) -> np.ndarray:
     """Raw logits (T, V) whose greedy path reads "the cat sad": the last letter is d (p .5) over t (p .3)."""
