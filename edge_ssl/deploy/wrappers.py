@@ -64,6 +64,9 @@ class SpeechWrapper(ExportWrapper):
         if self.window and meta.max_samples > self.window:
             raise EdgeSSLError(f"max length {meta.max_samples} samples exceeds the padded encoder's window of "
                                f"{self.window} samples")
+        positions = self.encoder.encoder.positions  # Whisper's fixed table, or None (a positional conv)
+        if positions is not None:
+            positions.compact(self.encoder.num_frames(max(self.window, meta.max_samples)))
 
     def run(self, wave: torch.Tensor) -> torch.Tensor:
         """(1, S) -> the model's output (1, T, D), through the window for a padded encoder."""

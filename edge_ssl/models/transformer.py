@@ -154,6 +154,15 @@ class SinusoidalPositions(nn.Module):
                              f"(Whisper: 1500 frames = 30 s); split the audio")
         return x + self.weight[: x.shape[1]].to(x.dtype)  # (B, T, C)
 
+    def compact(self, frames: int) -> None:
+        """Keep only the first ``frames`` rows, in fp16 when that changes no value (an imported table is
+        fp16-rounded already): for export, where the table is the largest constant outside the delegate
+        (1500 x 384 fp32 = 2.3 MB for Whisper tiny) and rows past the longest accepted input are never read."""
+        table = self.weight[:frames]
+        half = table.half()
+        self.weight = half if torch.equal(half.float(), table) else table.clone()
+        self.max_positions = min(self.max_positions, frames)
+
 
 class TransformerEncoder(nn.Module):
     def __init__(self, dim: int, num_layers: int, heads: int, ffn_dim: int, *, layer_norm_first: bool,
