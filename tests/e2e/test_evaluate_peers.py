@@ -46,3 +46,17 @@ def test_one_run_scores_a_model_and_engines_into_one_table(flite_manifest, tmp_p
     scores = json.loads((tmp_path / "comparison.json").read_text())
     assert scores["whisper-tiny.en"]["cer"] < 0.35 < scores["tiny_ctc"]["cer"]  # a random model spells nothing
     assert all((tmp_path / name / "summary.json").is_file() for name in scores)
+
+
+def test_models_of_one_file_name_get_one_row_each(flite_manifest, tmp_path, tiny_ctc, run_cli):
+    import shutil
+
+    for run in ("run_a", "run_b"):
+        (tmp_path / run).mkdir()
+        shutil.copy(tiny_ctc, tmp_path / run / "model_int8.safetensors")
+    code, err = run_cli("evaluate", tmp_path / "run_a" / "model_int8.safetensors",
+                           tmp_path / "run_b" / "model_int8.safetensors", flite_manifest, "--out", tmp_path / "eval")
+    assert code == 0, err
+    scores = json.loads((tmp_path / "eval" / "comparison.json").read_text())
+    assert list(scores) == ["run_a/model_int8.safetensors", "run_b/model_int8.safetensors"]
+    assert scores["run_a/model_int8.safetensors"]["cer"] == scores["run_b/model_int8.safetensors"]["cer"]
