@@ -3,10 +3,11 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# flight-of-the-amazon-queen: the held-out real voices of the demo and the tests (edge_ssl/data/real/slice.py).
 APT_PACKAGES := libportaudio2 flite espeak-ng sox wordnet-base opencv-doc festival festvox-kallpc16k \
-	festvox-kdlpc16k festvox-us-slt-hts
+	festvox-kdlpc16k festvox-us-slt-hts flight-of-the-amazon-queen
 
-# Real voices (game voice acting, spoken words, non-English prompts): Debian packages, not needed by the tests.
+# Real voices (game voice acting, spoken words, non-English prompts): Debian packages for the training corpus.
 REAL_PACKAGES := flight-of-the-amazon-queen beneath-a-steel-sky hedgewars-data klettres-data ktuberling-data \
 	asterisk-core-sounds-fr-wav asterisk-core-sounds-it-wav asterisk-core-sounds-ru-wav
 

@@ -354,8 +354,11 @@ def label_clips(names: list[str], banks: dict[str, bytes]) -> dict[str, Label]:
 # tiny.en finds no speech (no-speech probability > 0.5 or no text) in 131 of the 132 of them.
 _SOUND_EFFECT = re.compile(r"^\d+[A-C]?S+$")
 
-def extract(out_dir: Path, report: PrepareReport, jobs: int = 1, resource: Path = RESOURCE) -> list[Utterance]:
-    """Write ``out_dir/queen/audio/<clip>.wav`` for every voice clip of ``resource`` and return the rows."""
+def extract(out_dir: Path, report: PrepareReport, jobs: int = 1, resource: Path = RESOURCE,
+            only: set[str] | None = None) -> list[Utterance]:
+    """Write ``out_dir/queen/audio/<clip>.wav`` for every voice clip of ``resource`` and return the rows.
+    ``only``: just these clip ids (``queen/<clip>``, e.g. a few test clips); their speakers then come from the
+    dialogue files alone (the voice classifier needs the whole cast)."""
     resource = Path(resource)
     if not resource.is_file():
         raise missing(SOURCE, resource, PACKAGE)
@@ -376,7 +379,8 @@ def extract(out_dir: Path, report: PrepareReport, jobs: int = 1, resource: Path 
                 banks[upper] = f.read(e.size)
             elif upper.endswith(".SB"):
                 if _SOUND_EFFECT.match(e.name[:-3]):
-                    report.skip(where, "a room sound effect, not speech (<room>SSSS clips)")
+                    if only is None:
+                        report.skip(where, "a room sound effect, not speech (<room>SSSS clips)")
                     continue
                 f.seek(e.offset)
                 start = mp3_start(f.read(min(e.size, 256)))
@@ -386,7 +390,11 @@ def extract(out_dir: Path, report: PrepareReport, jobs: int = 1, resource: Path 
                 stem = e.name[:-3]
                 clips.append(Clip(f"{SOURCE}/{stem}", resource, audio_dir / f"{stem}.wav",
                                   e.offset + start, e.size - start))
-    labels = label_clips([c.uid.split("/", 1)[1] for c in clips], banks)
+    labels = label_clips([c.uid.split("/", 1)[1] for c in clips], banks)  # speakers are matched over them all
+    if only is not None:
+        if only - {c.uid for c in clips}:
+            raise EdgeSSLError(f"{resource}: no voice clip {', '.join(sorted(only - {c.uid for c in clips}))}")
+        clips = [c for c in clips if c.uid in only]
     done = convert_clips(clips, jobs=jobs, desc=SOURCE, skip=report.skip)
     utts = []
     for clip in clips:
@@ -399,7 +407,7 @@ def extract(out_dir: Path, report: PrepareReport, jobs: int = 1, resource: Path 
         if lab.game_text:
             extra["game_text"] = lab.game_text
         utts.append(Utterance(clip.uid, clip.out.resolve(), r.num_samples, None, f"{SOURCE}:{lab.speaker}", extra))
-    return voice_labels(utts)
+    return utts if only is not None else voice_labels(utts)
 
 
 # --- voices: who speaks the cutaway lines -------------------------------------------------------------
