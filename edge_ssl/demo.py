@@ -2,7 +2,8 @@
 
 corpus -> HuBERT iteration 1 (MFCC k-means) -> iteration 2 (layer k-means) -> data2vec teacher -> distil a
 student -> CTC fine-tune -> export + quantize (.pte, .onnx; verified) -> transcribe held-out voices with
-each artifact -> MAE on digits -> image features -> one summary table and ``report.md``.
+each artifact, on held-out TTS voices and on held-out real voices (a slice of a game's cast, from its Debian
+package) -> MAE on digits -> image features -> one summary table and ``report.md``.
 
 Every stage calls the same library function as its CLI command, with the recipe's tiny config and
 overrides that put its outputs under ``root``. Scales multiply the training steps and corpus size.
@@ -188,9 +189,23 @@ def heldout_clips(ctx: Context) -> str:
     return str(write_manifest(keep, ctx.path("eval", "heldout.jsonl")))
 
 
+def real_clips(ctx: Context) -> dict:
+    """The held-out real-speaker slice (21 clips, 80 s; ``edge_ssl/data/real/slice.py``). Without the game's
+    package the demo goes on and says how to add it: the real-speech columns stay empty."""
+    from edge_ssl.data.real.slice import extract_heldout_slice
+    from edge_ssl.errors import EdgeSSLError
+
+    try:
+        return {"path": str(extract_heldout_slice(ctx.path("real")))}
+    except EdgeSSLError as e:
+        log.warning("no real-speech slice: %s", e)
+        return {"path": None, "skipped": str(e)}
+
+
 def transcribe_heldout(ctx: Context) -> dict:
-    """CER/WER on held-out-voice clips (``heldout_clips``), and latency on 10 s of audio (``edge-ssl bench``,
-    each runtime in its own process, HF transformers eager as the baseline) for eager and every artifact."""
+    """CER/WER on held-out-voice clips (``heldout_clips``) and on the held-out real speakers (``real_clips``),
+    and latency on 10 s of audio (``edge-ssl bench``, each runtime in its own process, HF transformers eager
+    as the baseline) for eager and every artifact."""
     from edge_ssl.asr.evaluate import evaluate_manifest
     from edge_ssl.deploy.bench import BenchConfig, run_bench
     from edge_ssl.runtime import open_runner
@@ -199,27 +214,32 @@ def transcribe_heldout(ctx: Context) -> dict:
     test = heldout_clips(ctx)
     model = ctx.results["finetune"]["model_path"]
     artifacts = {k: v["path"] for k, v in ctx.results["export"]["artifacts"].items()}
+    real = ctx.results["real_clips"]["path"]
+    from edge_ssl.assets import ARTIFACTS
+
+    systems = {"eager-fp32": model, **artifacts}
+    # The bundled model (a larger recipe) on the same clips, for scale: size and evaluation RTF only, since
+    # the latency bench below is about the demo's own model.
+    if ARTIFACTS["pte"].is_file():
+        systems["bundled-edge_en-pte-int8"] = str(ARTIFACTS["pte"])
     rows = {}
     with one_thread():  # one short clip per call: a second thread mostly waits (bench below times 2 threads)
-        for name, path in {"eager-fp32": model, **artifacts}.items():
-            s = evaluate_manifest(open_runner(path, threads=1), test, ctx.path("eval", name), progress=False)
-            rows[name] = {"path": path, "cer": s.cer, "wer": s.wer, "utterances": s.num_utterances}
-        # The bundled model (the same recipes at a larger budget) on the same clips, for scale: size and
-        # evaluation RTF only, since the latency bench below is about the demo's own model.
-        from edge_ssl.assets import ARTIFACTS
-        if ARTIFACTS["pte"].is_file():
-            s = evaluate_manifest(open_runner(ARTIFACTS["pte"], threads=1), test, ctx.path("eval", "bundled"),
-                                  progress=False)
-            rows["bundled-edge_en-pte-int8"] = {"path": str(ARTIFACTS["pte"]), "cer": s.cer, "wer": s.wer,
-                                                "utterances": s.num_utterances, "rtf": s.rtf,
-                                                "size_mb": ARTIFACTS["pte"].stat().st_size / 1e6}
+        for name, path in systems.items():
+            runner = open_runner(path, threads=1)
+            s = evaluate_manifest(runner, test, ctx.path("eval", name), progress=False)
+            rows[name] = {"path": str(path), "cer": s.cer, "wer": s.wer, "utterances": s.num_utterances}
+            if real:
+                r = evaluate_manifest(runner, real, ctx.path("eval_real", name), progress=False)
+                rows[name].update(cer_real=r.cer, wer_real=r.wer, utterances_real=r.num_utterances)
+            if name.startswith("bundled"):
+                rows[name].update(rtf=s.rtf, size_mb=Path(path).stat().st_size / 1e6)
     table = run_bench(model, ctx.path("bench"), BenchConfig(
         seconds=10.0, threads=2, reps=5, calibration=ctx.results["corpus"]["valid_path"],
         only=["hf-eager-fp32", "eager-fp32", *artifacts]), artifacts=artifacts)
     for r in json.loads(ctx.path("bench", "bench.json").read_text())["rows"]:
         rows.setdefault(r["name"], {"cer": None, "wer": None}).update(
             size_mb=r["size_mb"], p50_ms=r["p50_ms"], rtf=r["rtf"])
-    return {"rows": rows, "heldout_path": test, "bench_table": table, "bench_path": str(ctx.path("bench", "bench.json"))}
+    return {"rows": rows, "heldout_path": test, "real_path": real, "bench_table": table, "bench_path": str(ctx.path("bench", "bench.json"))}
 
 
 # ---- vision stages ----
@@ -260,6 +280,7 @@ STAGES = [
     Stage("distill", "distil a student from the HuBERT teacher", distill),
     Stage("finetune", "CTC fine-tune the student", finetune),
     Stage("export", "quantize, export .pte/.onnx, verify against eager", export),
+    Stage("real_clips", "extract the held-out real voices (game package)", real_clips),
     Stage("transcribe", "transcribe held-out voices with every artifact", transcribe_heldout),
     Stage("mae", "MAE-pretrain a tiny ViT on digits", mae),
     Stage("image_features", "export the ViT, embed, k-NN, plots", image_features),
@@ -270,18 +291,21 @@ def summary_table(results: dict) -> list[dict]:
     rows = []
     for name, r in results.get("transcribe", {}).get("rows", {}).items():
         rows.append({"artifact": name, "size_mb": r.get("size_mb"), "p50_ms_10s": r.get("p50_ms"),
-                     "rtf": r.get("rtf"), "cer_heldout": r["cer"], "wer_heldout": r["wer"], "knn_acc": None})
+                     "rtf": r.get("rtf"), "cer_heldout": r["cer"], "wer_heldout": r["wer"],
+                     "cer_real": r.get("cer_real"), "wer_real": r.get("wer_real"), "knn_acc": None})
     img = results.get("image_features", {})
     for name, r in img.get("artifacts", {}).items():
         rows.append({"artifact": name, "size_mb": r.get("size_mb"), "p50_ms_10s": None, "rtf": None,
-                     "cer_heldout": None, "wer_heldout": None, "knn_acc": r.get("knn_acc")})
+                     "cer_heldout": None, "wer_heldout": None, "cer_real": None, "wer_real": None,
+                     "knn_acc": r.get("knn_acc")})
     return rows
 
 
 def format_table(rows: list[dict]) -> str:
-    cols = ["artifact", "size_mb", "p50_ms_10s", "rtf", "cer_heldout", "wer_heldout", "knn_acc"]
+    cols = ["artifact", "size_mb", "p50_ms_10s", "rtf", "cer_heldout", "wer_heldout", "cer_real", "wer_real",
+            "knn_acc"]
     fmt = {"size_mb": "{:.2f}", "p50_ms_10s": "{:.1f}", "rtf": "{:.3f}", "cer_heldout": "{:.3f}",
-           "wer_heldout": "{:.3f}", "knn_acc": "{:.3f}"}
+           "wer_heldout": "{:.3f}", "cer_real": "{:.3f}", "wer_real": "{:.3f}", "knn_acc": "{:.3f}"}
 
     def cell(c, v):
         return "-" if v is None else fmt.get(c, "{}").format(v)
