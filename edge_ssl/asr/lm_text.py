@@ -30,11 +30,10 @@ def read_text_file(path: str | Path) -> list[str]:
 
         text = "\n".join(u.text for u in read_manifest(path, lengths=False) if u.text)
     else:
-        text = None
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace") if text is None else text
-    except OSError as e:
-        raise EdgeSSLError(f"{path}: cannot read ({e})") from None
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError as e:
+            raise EdgeSSLError(f"{path}: cannot read ({e})") from None
     sentences = [s for s in map(normalize_text, text.splitlines()) if s]
     if not sentences:
         raise EdgeSSLError(f"{path}: no words in it (empty after normalisation)")

@@ -238,16 +238,12 @@ def select_labels(utts: list[Utterance], hyps: list[dict[str, dict]], teachers: 
         if rule.text_key and not isinstance(text, str) and not rule.text_fallback:
             s.rejected[f"no {rule.text_key}"] = s.rejected.get(f"no {rule.text_key}", 0) + 1
             continue
-        label_from = teachers[0]
-        verdict = None
+        label_from, verdict = teachers[0], None
         if isinstance(text, str):
-            label_from = rule.text_key
-            rows_with_text = [{"norm": normalize_text(text), "confidence": None}, *rows]
-            verdict = _judge(rows_with_text, rule, seconds)
-            if verdict.reason is None or not rule.text_fallback:
-                rows = rows_with_text
-            else:
-                label_from, verdict = teachers[0], None
+            with_text = [{"norm": normalize_text(text), "confidence": None}, *rows]
+            judged = _judge(with_text, rule, seconds)
+            if judged.reason is None or not rule.text_fallback:  # else: the teachers' own vote below
+                label_from, verdict, rows = rule.text_key, judged, with_text
         reason, by, cer, identical, voted = verdict or _judge(rows, rule, seconds)
         s.decoded += voted
         s.identical += identical

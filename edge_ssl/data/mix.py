@@ -1,5 +1,5 @@
-"""One training manifest from several: a seeded random share of each (e.g. all of the real speech and a
-third of the TTS corpus), so the mix is a file a recipe names, not code inside a training loop."""
+"""One training manifest from several: a seeded random share of each (e.g. all of the real speech and part of
+a TTS corpus), so the mix is a file a recipe names, not code inside a training loop."""
 from __future__ import annotations
 
 from dataclasses import dataclass

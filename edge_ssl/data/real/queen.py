@@ -392,8 +392,9 @@ def extract(out_dir: Path, report: PrepareReport, jobs: int = 1, resource: Path 
                                   e.offset + start, e.size - start))
     labels = label_clips([c.uid.split("/", 1)[1] for c in clips], banks)  # speakers are matched over them all
     if only is not None:
-        if only - {c.uid for c in clips}:
-            raise EdgeSSLError(f"{resource}: no voice clip {', '.join(sorted(only - {c.uid for c in clips}))}")
+        absent = only - {c.uid for c in clips}
+        if absent:
+            raise EdgeSSLError(f"{resource}: no voice clip {', '.join(sorted(absent))}")
         clips = [c for c in clips if c.uid in only]
     done = convert_clips(clips, jobs=jobs, desc=SOURCE, skip=report.skip)
     utts = []
