@@ -7,6 +7,8 @@
 # then the CER table and plot (docs/lowlabel.md).
 #   bash recipes/lowlabel/run.sh                         # DATA=data/synth_big OUT=runs/lowlabel_edge
 #   PT_STEPS=500 FT_STEPS=300 KD_STEPS=100 bash recipes/lowlabel/run.sh      # a shorter run
+#   PT_AUDIO=more.jsonl: the unlabeled audio of pretraining and distillation (default: DATA's train.jsonl,
+#   whose 10% deterministic subset is always the labeled data); LANES=1 runs the two lanes one after the other.
 # Budget: every update sees 20 s of audio. Arm 1: PT_STEPS + FT_STEPS; arm 2: SCRATCH_STEPS (default
 # PT_STEPS + FT_STEPS, never fewer) CTC updates; arm 2b: FT_STEPS; arm 3: arm 1's pretraining + KD_STEPS + FT_STEPS.
 # Two lanes run side by side, one thread each (on 2 cores, one OpenMP thread per process is ~2.6x faster
@@ -24,7 +26,10 @@ if [ "$SCRATCH_STEPS" -lt $((PT_STEPS + FT_STEPS)) ]; then
 fi
 ES="${EDGE_SSL:-edge-ssl}"
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+PT_AUDIO=${PT_AUDIO:-$DATA/train.jsonl}
 data="data.train_manifest=$DATA/train.jsonl"
+pt_data="data.train_manifest=$PT_AUDIO"
+km="$OUT/km1/$(basename "$PT_AUDIO" .jsonl).km"  # hubert-targets writes <stem>.km per manifest
 valid="data.valid_manifest=$DATA/test.jsonl"
 ft=(train.max_steps="$FT_STEPS" model.freeze_encoder_steps=$((FT_STEPS / 10)))
 [ -f "$DATA/test.jsonl" ] || { echo "$DATA/test.jsonl missing: edge-ssl prepare synth $DATA -n 12000 --augment-prob 0.6 --seed 1" >&2; exit 2; }
@@ -33,13 +38,14 @@ ft=(train.max_steps="$FT_STEPS" model.freeze_encoder_steps=$((FT_STEPS / 10)))
 { $ES finetune -c lowlabel/scratch out_dir="$OUT/scratch" "$data" "$valid" train.max_steps="$SCRATCH_STEPS"
   $ES finetune -c lowlabel/scratch out_dir="$OUT/scratch_short" "$data" "$valid" train.max_steps="$FT_STEPS"; } &
 scratch=$!
+[ "${LANES:-2}" = 1 ] && wait "$scratch"
 
-[ -f "$OUT/km1/train.km" ] || $ES hubert-targets "$DATA/train.jsonl" "$DATA/valid.jsonl" --out "$OUT/km1" -k 100
-$ES pretrain hubert -c hubert/edge_lowlabel out_dir="$OUT/teacher" "$data" data.train_labels="$OUT/km1/train.km" \
+[ -f "$km" ] || $ES hubert-targets "$PT_AUDIO" "$DATA/valid.jsonl" --out "$OUT/km1" -k 100
+$ES pretrain hubert -c hubert/edge_lowlabel out_dir="$OUT/teacher" "$pt_data" data.train_labels="$km" \
     train.max_steps="$PT_STEPS"
 $ES finetune -c lowlabel/teacher out_dir="$OUT/teacher_ft" "$data" "$valid" \
     model.init_from="$OUT/teacher/model.safetensors" "${ft[@]}"
-$ES distill -c distill/edge_lowlabel out_dir="$OUT/student" teacher="$OUT/teacher/model.safetensors" "$data" "$valid" \
+$ES distill -c distill/edge_lowlabel out_dir="$OUT/student" teacher="$OUT/teacher/model.safetensors" "$pt_data" "$valid" \
     train.max_steps="$KD_STEPS"
 $ES finetune -c lowlabel/student out_dir="$OUT/student_ft" "$data" "$valid" \
     model.init_from="$OUT/student/model.safetensors" "${ft[@]}"
