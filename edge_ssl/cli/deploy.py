@@ -118,16 +118,20 @@ def bench(
                                                                         "bench.md and bench.png."),
     seconds: float = typer.Option(10.0, help="Audio length (speech models)."),
     threads: int = typer.Option(2, help="Threads per runtime."),
-    reps: int = typer.Option(10, help="Timed runs per backend (after 2 warm-ups)."),
+    reps: int = typer.Option(10, help="Interleaved rounds: each round times every backend and the matmul probe once, "
+                                      "round-robin (after 2 warm-ups each)."),
     calibration: Path = typer.Option(None, help=CALIB_HELP + " Default: espeak-ng sentences."),
     only: list[str] = typer.Option(None, help="Run only these rows (e.g. pte-int8-static); repeatable."),
     hf: bool = typer.Option(True, help="Include the HF transformers eager fp32 baseline."),
+    max_spread: float = typer.Option(0.2, help="A row or goal ratio whose IQR/median over the rounds exceeds this "
+                                               "prints \"too noisy\" instead of a number."),
 ) -> None:
     """Size, peak memory, p50/p90 latency, RTF and GFLOP/s for each backend x precision, each in its own
-    process, against the measured matmul peak and an HF transformers baseline."""
+    long-lived process, timed round-robin with the matmul peak probe; goal ratios are medians of per-round
+    ratios against an HF transformers baseline."""
     from edge_ssl.deploy.bench import BenchConfig, run_bench
 
     cfg = BenchConfig(seconds=seconds, threads=threads, reps=reps, calibration=str(calibration) if calibration else None,
-                      only=list(only or []), hf_baseline=hf)
+                      only=list(only or []), hf_baseline=hf, max_spread=max_spread)
     table = run_bench(str(model), out, cfg)
     typer.echo(table)

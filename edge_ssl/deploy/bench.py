@@ -1,10 +1,13 @@
-"""``edge-ssl bench``: every backend x precision on the same audio, each in its own process.
+"""``edge-ssl bench``: every backend x precision on the same audio, each in its own long-lived process,
+timed round-robin (``bench_pool``) together with a 2048^2 fp32 matmul probe of this CPU's peak.
 
 Rows: HF transformers ``HubertForCTC`` eager fp32 (baseline, same shape), edge-ssl eager fp32 and torchao
 int8, ExecuTorch .pte fp32 / static int8, ONNX Runtime fp32 / dynamic int8. Per row: artifact size, peak
-RSS over the process's post-import baseline, p50/p90 latency, real-time factor, and achieved GFLOP/s
-(model FLOPs counted once with ``FlopCounterMode``) against this CPU's 2048^2 fp32 matmul peak, measured
-in the same run. Performance goals are ratios in this table, never pass/fail tests.
+RSS over the process's post-import baseline, p50/p90 latency and IQR/median over the rounds, real-time
+factor, achieved GFLOP/s (model FLOPs counted once with ``FlopCounterMode``) and its share of the peak
+measured in the same rounds. Goal ratios are medians of per-round ratios (``bench_stats``); a row or ratio
+too spread out to support a number says "too noisy". Performance goals are ratios in this table, never
+pass/fail tests.
 
 A vision model file (``vit``/``mae``) gets the image-encoder rows (``IMAGE_ROWS``) through the same
 export, workers and table: latency is per image (one normalised (C, S, S) input), no RTF.
@@ -13,13 +16,14 @@ from __future__ import annotations
 
 import json
 import logging
-import subprocess
-import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from edge_ssl.deploy.bench_pool import Interleaved, run_interleaved
+from edge_ssl.deploy.bench_stats import MAX_SPREAD, Spread, ratio, summarize
+from edge_ssl.deploy.bench_worker import PEAK_N
 from edge_ssl.errors import EdgeSSLError
 from edge_ssl.io import atomic_path, atomic_write_text
 
@@ -38,17 +42,32 @@ ROWS = {
     "onnx-int8-dynamic": ("runner", ".onnx", "dynamic", "none", True),
 }
 IMAGE_ROWS = ("eager-fp32", "pte-fp32", "onnx-fp32", "onnx-int8-dynamic")  # static int8 calibrates on audio
+PEAK = "matmul-peak"  # the 2048^2 fp32 matmul probe: a participant of every round, first
+
+# goal -> (reference row, candidate row): the median over rounds of reference ms / candidate ms
+SPEED_GOALS = {
+    "pte_fp32_speed_vs_eager_fp32": ("eager-fp32", "pte-fp32"),                       # >= 1
+    "pte_int8_speedup_vs_hf_fp32": ("hf-eager-fp32", "pte-int8-static"),              # >= 2
+    "pte_int8_speed_vs_onnx_int8": ("onnx-int8-dynamic", "pte-int8-static"),          # >= 1
+    "pte_int8_all_speedup_vs_hf_fp32": ("hf-eager-fp32", "pte-int8-static-all"),
+    "pte_int8_all_speed_vs_onnx_int8": ("onnx-int8-dynamic", "pte-int8-static-all"),
+}
+PEAK_GOALS = {"pte_int8_fraction_of_matmul_peak": "pte-int8-static",                 # >= 0.4
+              "pte_int8_all_fraction_of_matmul_peak": "pte-int8-static-all"}
+SIZE_GOALS = {"pte_int8_size_vs_teacher_fp32": "pte-int8-static",                    # <= 1/12
+              "pte_int8_all_size_vs_teacher_fp32": "pte-int8-static-all"}
 
 
 @dataclass
 class BenchConfig:
     seconds: float = 10.0                 # audio length
     threads: int = 2                      # threads per runtime
-    reps: int = 10                        # timed runs per row
-    warmup: int = 2                       # untimed runs first
+    reps: int = 10                        # interleaved rounds: one timed run of every row per round
+    warmup: int = 2                       # untimed runs per row first
     calibration: str | None = None        # manifest for static int8 (default: espeak-ng sentences)
     only: list[str] = field(default_factory=list)  # subset of ROWS (default: all)
     hf_baseline: bool = True              # include the HF transformers row
+    max_spread: float = MAX_SPREAD        # IQR / median above which a row or ratio is "too noisy"
 
 
 @dataclass
@@ -60,15 +79,10 @@ class Row:
     p90_ms: float
     rtf: float | None         # p50 / audio duration (None for images)
     gflops: float             # model FLOPs / p50
-    peak_frac: float          # gflops / matmul peak
-
-
-def _worker(args: list[str]) -> dict:
-    cmd = [sys.executable, "-m", "edge_ssl.deploy.bench_worker", *args]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise EdgeSSLError(f"benchmark worker failed ({' '.join(args[:2])}):\n{proc.stderr[-2000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    peak_frac: float          # median over rounds of (model FLOPs / time) / that round's matmul peak
+    spread: float = 0.0       # (p75 - p25) / p50 of the row's timings
+    too_noisy: bool = False   # spread > max_spread: the table prints no latency for this row
+    samples_ms: list[float] = field(default_factory=list)  # one timing per round, in round order
 
 
 def model_flops(model_path: str, num_samples: int) -> float:
@@ -157,6 +171,8 @@ def run_bench(model: str, out: str | Path, cfg: BenchConfig = BenchConfig(),
               artifacts: dict[str, Path] | None = None) -> str:
     """Benchmark ``model`` and its artifacts; ``artifacts`` (row name -> path) reuses ones already exported
     (e.g. by the demo) instead of exporting them here."""
+    if cfg.max_spread < 0:
+        raise EdgeSSLError(f"max_spread must be >= 0 (an IQR/median fraction), got {cfg.max_spread}")
     out = Path(out)
     work = out / "artifacts"
     work.mkdir(parents=True, exist_ok=True)
@@ -180,32 +196,57 @@ def run_bench(model: str, out: str | Path, cfg: BenchConfig = BenchConfig(),
     given = {k: Path(v) for k, v in (artifacts or {}).items()}
     paths = {**build_artifacts(model_path, [r for r in rows if r not in given], work, calibration), **given}
 
-    peak = _worker(["peak", "--threads", str(cfg.threads)])["gflops"]
+    rounds = _interleave(rows, paths, audio_args, cfg, work)
+    sizes = {n: paths[n].stat().st_size / 1e6 if ROWS[n][0] == "runner" else _hf_size_mb(model_path) for n in rows}
     flops = model_flops(str(model_path), round(cfg.seconds * 16000))
-    results = []
-    for name in rows:
-        kind, _, _, quant, _ = ROWS[name]
-        log.info("bench %s", name)
-        r = _worker([kind, str(paths[name]), *audio_args, "--threads", str(cfg.threads), "--reps",
-                     str(cfg.reps), "--warmup", str(cfg.warmup), "--quant", quant])
-        ms = np.asarray(r["latencies_ms"])
-        p50 = float(np.percentile(ms, 50))
-        size = paths[name].stat().st_size / 1e6 if kind == "runner" else _hf_size_mb(model_path)
-        gfl = flops / (p50 / 1000) / 1e9
-        results.append(Row(name, size, r["peak_rss_mb"] - r["rss_base_mb"], p50, float(np.percentile(ms, 90)),
-                           None if image else p50 / 1000 / cfg.seconds, gfl, gfl / peak))
     teacher = None if image else teacher_fp32_mb()
+    results, timing = summarize_rounds(rounds, sizes, flops, teacher, cfg, None if image else cfg.seconds)
     shape = "x".join(map(str, open_meta(model_path).image_shape)) if image else ""
     summary = {"model": str(model_path), "task": "image-encoder" if image else "speech",
-               "input": f"one {shape} image" if image else f"{cfg.seconds:.0f} s audio",
-               "audio_seconds": None if image else cfg.seconds, "threads": cfg.threads, "reps": cfg.reps,
-               "matmul_peak_gflops": peak, "model_gflop": flops / 1e9, "teacher_fp32_mb": teacher,
-               "rows": [asdict(r) for r in results], "goals": goals(results, teacher)}
+               "input": f"one {shape} image" if image else f"{cfg.seconds:g} s audio",
+               "audio_seconds": None if image else cfg.seconds, "teacher_fp32_mb": teacher, **timing}
     table = format_table(summary)
     atomic_write_text(out / "bench.json", json.dumps(summary, indent=1))
     atomic_write_text(out / "bench.md", table + "\n")
     plot(results, out / "bench.png", summary)
     return table
+
+
+def summarize_rounds(rounds: Interleaved, sizes_mb: dict[str, float], flops: float, teacher_mb: float | None,
+                     cfg: BenchConfig, audio_seconds: float | None) -> tuple[list[Row], dict]:
+    """Rows and the timing part of bench.json from the interleaved timings (``rounds.samples_ms`` holds the
+    probe under ``PEAK`` and each row; ``audio_seconds`` None: per-image rows, no RTF)."""
+    probe_scale = flops / (2 * PEAK_N**3)  # model FLOPs in units of one probe call
+    peak_ms = rounds.samples_ms[PEAK]
+    results = []
+    for name, ms in rounds.samples_ms.items():
+        if name == PEAK:
+            continue
+        t, mem = summarize(ms, cfg.max_spread), rounds.memory[name]
+        frac = ratio(peak_ms, ms, cfg.max_spread, probe_scale).median
+        results.append(Row(name, sizes_mb[name], mem["peak_rss_mb"] - mem["rss_base_mb"], t.median,
+                           float(np.percentile(ms, 90)), None if audio_seconds is None else t.median / 1000 / audio_seconds,
+                           flops / (t.median / 1000) / 1e9, frac, t.spread, t.too_noisy, list(ms)))
+    peak = summarize([2 * PEAK_N**3 / (ms / 1000) / 1e9 for ms in peak_ms], cfg.max_spread)
+    g = goals(rounds.samples_ms, probe_scale, sizes_mb, teacher_mb, cfg.max_spread)
+    return results, {
+        "threads": cfg.threads, "reps": len(peak_ms), "order": list(rounds.samples_ms), "max_spread": cfg.max_spread,
+        "load_avg": rounds.load_avg, "matmul_peak_gflops": peak.median, "matmul_peak": peak.as_dict(),
+        "model_gflop": flops / 1e9, "rows": [asdict(r) for r in results],
+        "goals": {k: None if isinstance(v, Spread) and v.too_noisy else getattr(v, "median", v) for k, v in g.items()},
+        "goal_ratios": {k: v.as_dict() for k, v in g.items() if isinstance(v, Spread)},
+        "timeline": rounds.timeline}
+
+
+def _interleave(rows: list[str], paths: dict[str, Path], audio_args: list[str], cfg: BenchConfig, work: Path):
+    """The matmul probe and every row, each in its own long-lived worker, timed round-robin."""
+    common = ["--threads", str(cfg.threads)]
+    specs = {PEAK: ["peak", *common]}
+    for name in rows:
+        kind, _, _, quant, _ = ROWS[name]
+        specs[name] = [kind, str(paths[name]), *audio_args, *common, "--quant", quant]
+    log.info("bench: %d rounds of %s", cfg.reps, " ".join(specs))
+    return run_interleaved(specs, cfg.reps, cfg.warmup, work)
 
 
 def open_meta(model_path: Path):
@@ -218,27 +259,20 @@ def _hf_size_mb(model_path: Path) -> float:
     return model_path.stat().st_size / 1e6  # same shape and dtype: the fp32 weights are the same size
 
 
-def goals(rows: list[Row], teacher_mb: float) -> dict:
-    by = {r.name: r for r in rows}
+def goals(samples_ms: dict[str, list[float]], probe_scale: float, sizes_mb: dict[str, float],
+          teacher_mb: float | None, max_spread: float = MAX_SPREAD) -> dict[str, Spread | float]:
+    """The goal ratios among the rows present: speed and share of the matmul peak as medians of per-round
+    ratios (``Spread``; ``probe_scale`` = model FLOPs / FLOPs of one probe call), sizes as plain numbers."""
     g = {}
-    if "pte-fp32" in by and "eager-fp32" in by:
-        g["pte_fp32_speed_vs_eager_fp32"] = by["eager-fp32"].p50_ms / by["pte-fp32"].p50_ms  # >= 1
-    if "pte-int8-static" in by:
-        q = by["pte-int8-static"]
-        if "hf-eager-fp32" in by:
-            g["pte_int8_speedup_vs_hf_fp32"] = by["hf-eager-fp32"].p50_ms / q.p50_ms  # >= 2
-        if "onnx-int8-dynamic" in by:
-            g["pte_int8_speed_vs_onnx_int8"] = by["onnx-int8-dynamic"].p50_ms / q.p50_ms  # >= 1
-        g["pte_int8_fraction_of_matmul_peak"] = q.peak_frac  # >= 0.4
-        g["pte_int8_size_vs_teacher_fp32"] = q.size_mb / teacher_mb  # <= 1/12
-    if "pte-int8-static-all" in by:
-        q = by["pte-int8-static-all"]
-        if "hf-eager-fp32" in by:
-            g["pte_int8_all_speedup_vs_hf_fp32"] = by["hf-eager-fp32"].p50_ms / q.p50_ms
-        if "onnx-int8-dynamic" in by:
-            g["pte_int8_all_speed_vs_onnx_int8"] = by["onnx-int8-dynamic"].p50_ms / q.p50_ms
-        g["pte_int8_all_fraction_of_matmul_peak"] = q.peak_frac
-        g["pte_int8_all_size_vs_teacher_fp32"] = q.size_mb / teacher_mb
+    for goal, (ref, cand) in SPEED_GOALS.items():
+        if ref in samples_ms and cand in samples_ms:
+            g[goal] = ratio(samples_ms[ref], samples_ms[cand], max_spread)
+    for goal, row in PEAK_GOALS.items():
+        if row in samples_ms and PEAK in samples_ms:
+            g[goal] = ratio(samples_ms[PEAK], samples_ms[row], max_spread, probe_scale)
+    for goal, row in SIZE_GOALS.items():
+        if row in sizes_mb and teacher_mb:
+            g[goal] = sizes_mb[row] / teacher_mb
     return g
 
 
@@ -246,16 +280,37 @@ def _ms(v: float) -> str:
     return f"{v:.0f}" if v >= 100 else f"{v:.2f}"  # per-image latencies are a few ms
 
 
+def _pct(v: float) -> str:
+    return f"{100 * v:.0f}%"
+
+
+def _goal_line(name: str, value: float | None, st: dict | None, max_spread: float) -> str:
+    if st is None:  # a size ratio: no timing noise
+        return f"- {name}: {value:.3f}"
+    if st["too_noisy"]:
+        return f"- {name}: too noisy (IQR/median {_pct(st['spread'])} > {_pct(max_spread)} over {st['n']} rounds)"
+    return f"- {name}: {st['median']:.3f} (IQR {st['q1']:.3f}-{st['q3']:.3f} over {st['n']} rounds)"
+
+
 def format_table(s: dict) -> str:
-    lines = [f"model {Path(s['model']).name}: {s['model_gflop']:.3g} GFLOP for {s['input']}, "
-             f"{s['threads']} threads, {s['reps']} runs; matmul peak {s['matmul_peak_gflops']:.0f} GFLOP/s",
-             "", "| backend | size MB | peak mem MB | p50 ms | p90 ms | RTF | GFLOP/s | % peak |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    """bench.md: a header stamped with the load and the measured peak, one line per row, the goal ratios.
+    A row or ratio whose IQR/median exceeds ``max_spread`` says "too noisy" instead of a number."""
+    pk, load = s["matmul_peak"], s["load_avg"]
+    peak = "too noisy" if pk["too_noisy"] else f"{pk['median']:.0f} GFLOP/s"
+    lines = [f"model {Path(s['model']).name}: {s['model_gflop']:.3g} GFLOP for {s['input']}, {s['threads']} threads, "
+             f"{s['reps']} interleaved rounds of {', '.join(s['order'])}",
+             f"matmul peak {peak} (IQR/median {_pct(pk['spread'])}); load average (1 min) {load['before'][0]:.2f} "
+             f"before, {load['after'][0]:.2f} after; too noisy above IQR/median {_pct(s['max_spread'])}",
+             "", "| backend | size MB | peak mem MB | p50 ms | p90 ms | IQR/median | RTF | GFLOP/s | % peak |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in s["rows"]:
-        lines.append(f"| {r['name']} | {r['size_mb']:.1f} | {r['peak_mem_mb']:.0f} | {_ms(r['p50_ms'])} | "
-                     f"{_ms(r['p90_ms'])} | {'-' if r['rtf'] is None else format(r['rtf'], '.4f')} | {r['gflops']:.0f} | {100 * r['peak_frac']:.0f}% |")
+        timed = ("too noisy", "-", "-", "-", "-") if r["too_noisy"] else (
+            _ms(r["p50_ms"]), _ms(r["p90_ms"]), "-" if r["rtf"] is None else format(r["rtf"], ".4f"),
+            f"{r['gflops']:.0f}", _pct(r["peak_frac"]))
+        lines.append(f"| {r['name']} | {r['size_mb']:.1f} | {r['peak_mem_mb']:.0f} | {timed[0]} | {timed[1]} | "
+                     f"{_pct(r['spread'])} | {' | '.join(timed[2:])} |")
     lines.append("")
-    lines += [f"- {k}: {v:.3f}" for k, v in s["goals"].items()]
+    lines += [_goal_line(k, v, s["goal_ratios"].get(k), s["max_spread"]) for k, v in s["goals"].items()]
     return "\n".join(lines)
 
 
@@ -273,8 +328,9 @@ def plot(rows: list[Row], path: Path, s: dict) -> None:
     ax.barh(names, p50, color="#3b6fb6", label="p50")
     for i, r in enumerate(rows[::-1]):
         rtf = "" if r.rtf is None else f"RTF {r.rtf:.3f}, "
-        ax.text(r.p90_ms, i, f"  {rtf}{100 * r.peak_frac:.0f}% peak", va="center", fontsize=8)
-    ax.set_xlabel(f"latency (ms) for {s['input']}, {s['threads']} threads")
+        note = "too noisy" if r.too_noisy else f"{rtf}{100 * r.peak_frac:.0f}% peak"
+        ax.text(r.p90_ms, i, f"  {note}", va="center", fontsize=8)
+    ax.set_xlabel(f"latency (ms) for {s['input']}, {s['threads']} threads, {s['reps']} interleaved rounds")
     ax.set_title(Path(s["model"]).name)
     ax.set_xlim(0, max(p90) * 1.6)
     ax.legend(loc="lower right")

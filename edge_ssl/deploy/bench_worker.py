@@ -1,20 +1,31 @@
-"""One benchmark measurement in a fresh process (runtimes must not share a process: an ExecuTorch
-threadpool left alive inflated later eager timings 5-10x, shared/STACK.md pitfall 4).
+"""One benchmark participant in its own long-lived process (runtimes must not share a process: an
+ExecuTorch threadpool left alive inflated later eager timings 5-10x, shared/STACK.md pitfall 4).
 
-    python -m edge_ssl.deploy.bench_worker runner model.pte --audio a.wav --threads 2 --reps 10
+    python -m edge_ssl.deploy.bench_worker runner model.pte --audio a.wav --threads 2
     python -m edge_ssl.deploy.bench_worker runner vit.onnx --threads 2       # image encoder: a seeded image
-    python -m edge_ssl.deploy.bench_worker hf model.safetensors ...   # HF HubertForCTC, same shape
-    python -m edge_ssl.deploy.bench_worker peak --threads 2           # 2048^2 fp32 matmul GFLOP/s
+    python -m edge_ssl.deploy.bench_worker hf model.safetensors --audio a.wav  # HF HubertForCTC, same shape
+    python -m edge_ssl.deploy.bench_worker peak --threads 2                  # one 2048^2 fp32 matmul per call
 
-Prints one JSON object on the last stdout line.
+Protocol, JSON lines (no pickle): once loaded, the worker writes ``{"ready": true, "load_s", "rss_base_mb"}``;
+then for each request line on stdin it writes one reply line:
+
+    {"op": "time", "n": 3}  ->  {"ms": [t1, t2, t3], "start_s": <time.monotonic() at the first call>}
+    {"op": "memory"}        ->  {"rss_base_mb", "peak_rss_mb"}
+
+and exits on EOF. ``start_s`` is CLOCK_MONOTONIC, shared by all processes on Linux, so the parent can check
+that calls in different workers never overlapped. Anything a library prints goes to stderr.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import sys
 import time
 
 import numpy as np
+
+PEAK_N = 2048  # the matmul probe's size: peak GFLOP/s = 2 * PEAK_N**3 / time
 
 
 def _status_mb(key: str) -> float:
@@ -35,24 +46,14 @@ def peak_rss_mb() -> float:
     return _status_mb("VmHWM")
 
 
-def time_calls(fn, reps: int, warmup: int) -> list[float]:
-    for _ in range(warmup):
-        fn()
-    out = []
-    for _ in range(reps):
+def time_calls(fn, n: int) -> dict:
+    start = time.monotonic()
+    ms = []
+    for _ in range(n):
         t = time.perf_counter()
         fn()
-        out.append((time.perf_counter() - t) * 1000)
-    return out
-
-
-def matmul_peak(threads: int, n: int = 2048, reps: int = 10) -> dict:
-    import torch
-
-    torch.set_num_threads(threads)
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    ms = time_calls(lambda: a @ b, reps, 3)
-    return {"gflops": 2 * n**3 / (np.median(ms) / 1000) / 1e9, "ms": float(np.median(ms))}
+        ms.append((time.perf_counter() - t) * 1000)
+    return {"ms": ms, "start_s": start}
 
 
 def hf_model(path: str):
@@ -75,50 +76,71 @@ def hf_model(path: str):
     return HubertForCTC(cfg).eval()
 
 
+def make_call(a: argparse.Namespace, ap: argparse.ArgumentParser):
+    """The timed function of this participant."""
+    import torch
+
+    from edge_ssl.audio.io import load_audio
+
+    torch.set_num_threads(a.threads)
+    if a.kind == "peak":
+        x, y = torch.randn(PEAK_N, PEAK_N), torch.randn(PEAK_N, PEAK_N)
+        return lambda: x @ y
+    wave = load_audio(a.audio) if a.audio else None
+    if a.kind == "hf":
+        if wave is None:
+            ap.error("hf needs --audio")
+        model = hf_model(a.path)
+        x = torch.from_numpy(wave)[None]  # (1, T)
+
+        def call():
+            with torch.inference_mode():
+                model(x)
+        return call
+    from edge_ssl.runtime import open_runner
+
+    runner = open_runner(a.path, threads=a.threads, quant=a.quant)
+    if runner.meta.is_image:  # one normalised image (C, S, S)
+        wave = np.random.default_rng(0).standard_normal(runner.meta.image_shape).astype(np.float32)
+    elif wave is None:
+        ap.error(f"{a.path} is a speech model: pass --audio")
+    return lambda: runner.run(wave)
+
+
+def serve(call, rss_base: float, proto, requests) -> None:
+    for line in requests:
+        req = json.loads(line)
+        op = req.get("op")
+        if op == "time":
+            reply = time_calls(call, int(req.get("n", 1)))
+        elif op == "memory":
+            reply = {"rss_base_mb": rss_base, "peak_rss_mb": peak_rss_mb()}
+        else:
+            raise ValueError(f"bench_worker: unknown op {op!r} in request {line.strip()!r}")
+        proto.write(json.dumps(reply) + "\n")
+        proto.flush()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("kind", choices=["runner", "hf", "peak"])
     ap.add_argument("path", nargs="?")
     ap.add_argument("--audio")
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--reps", type=int, default=10)
-    ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--quant", default="none")
     a = ap.parse_args()
-    if a.kind == "peak":
-        print(json.dumps(matmul_peak(a.threads)))
-        return
-    import torch
+    # The protocol keeps the real stdout; fd 1 becomes stderr, so C or Python prints from a runtime (torchao
+    # warnings, ...) cannot corrupt a reply line.
+    proto = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
+    import torch  # noqa: F401  (imports before the RSS baseline: peak memory is the model's, not torch's)
 
-    from edge_ssl.audio.io import load_audio
-
-    torch.set_num_threads(a.threads)
-    wave = load_audio(a.audio) if a.audio else None
-    if wave is None and a.kind == "hf":
-        ap.error("hf needs --audio")
     base = rss_mb()
     t = time.perf_counter()
-    if a.kind == "hf":
-        model = hf_model(a.path)
-        x = torch.from_numpy(wave)[None]
-
-        def call():
-            with torch.inference_mode():
-                model(x)
-    else:
-        from edge_ssl.runtime import open_runner
-
-        runner = open_runner(a.path, threads=a.threads, quant=a.quant)
-        if runner.meta.is_image:  # one normalised image (C, S, S)
-            wave = np.random.default_rng(0).standard_normal(runner.meta.image_shape).astype(np.float32)
-        elif wave is None:
-            ap.error(f"{a.path} is a speech model: pass --audio")
-
-        def call():
-            runner.run(wave)
-    load_s = time.perf_counter() - t
-    ms = time_calls(call, a.reps, a.warmup)
-    print(json.dumps({"latencies_ms": ms, "load_s": load_s, "rss_base_mb": base, "peak_rss_mb": peak_rss_mb()}))
+    call = make_call(a, ap)
+    proto.write(json.dumps({"ready": True, "load_s": time.perf_counter() - t, "rss_base_mb": base}) + "\n")
+    proto.flush()
+    serve(call, base, proto, sys.stdin)
 
 
 if __name__ == "__main__":
