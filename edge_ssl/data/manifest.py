@@ -93,7 +93,7 @@ def read_manifest(path: str | Path, lengths: bool = True) -> list[Utterance]:
     path = Path(path)
     if not path.is_file():
         raise ManifestError(f"manifest not found: {path}")
-    root = path.parent.resolve()
+    root = path.resolve().parent  # relative audio paths are relative to the file itself, also via a symlink
     utts: list[Utterance] = []
     seen: dict[str, int] = {}
     with open(path, encoding="utf-8") as f:

@@ -29,6 +29,13 @@ def test_relative_audio_resolves_against_the_manifest_folder(tmp_path, monkeypat
     assert read_manifest(tmp_path / "sub" / "m.jsonl")[0].audio_path == (tmp_path / "x.flac").resolve()
 
 
+def test_relative_audio_of_a_symlinked_manifest_resolves_against_the_real_file(tmp_path):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "m.jsonl").write_text('{"id": "x", "audio": "x.flac", "num_samples": 5}\n')
+    (tmp_path / "link.jsonl").symlink_to(tmp_path / "sub" / "m.jsonl")
+    assert read_manifest(tmp_path / "link.jsonl")[0].audio_path == (tmp_path / "sub" / "x.flac").resolve()
+
+
 @pytest.mark.parametrize("bad_line,words", [
     ('{"id": "x", "audio": "x.wav"', "invalid JSON"),
     ('{"id": "x", "audio": "x.wav"}', "num_samples"),
