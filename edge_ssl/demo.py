@@ -323,6 +323,10 @@ def write_report(ctx: Context, table: str, wall_s: float) -> Path:
     lines = ["# edge-ssl demo report", "", f"Scale: `{ctx.options['scale_name']}`; all stages took {total / 60:.1f} min "
              f"({cpu / 60:.1f} CPU-min) when they ran; this invocation took {wall_s / 60:.1f} min (finished stages "
              "are reused).", "", "## Summary", "", table, ""]
+    if ctx.options["scale_name"] == "tiny":
+        lines += ["At this scale the student's CER is a smoke-level signal: the budgets that make a small student "
+                  "spell, measured on held-out TTS and real voices, are in docs/real_speech.md (\"What budget makes "
+                  "a student spell\"); the bundled row is such a model.", ""]
     lines += ["## Stages", "", "| stage | seconds | CPU seconds | notes |", "|---|---|---|---|"]
     for st in STAGES:
         res = r.get(st.name, {})
