@@ -25,9 +25,11 @@ PART_COLUMNS = {"real": ("real_cer", "real_wer"), "real_lm": (None, "real_wer_lm
                 "tts_lm": (None, "tts_wer_lm")}
 
 
-def arm_row(key: str, label: str, isolates: str, run: str, cmd: str) -> dict:
-    """An arms.sh arm: greedy real from its CTC run's end-of-run score, the rest from arms.sh's evaluations."""
+def arm_row(key: str, label: str, isolates: str, run: str, cmd: str, before: tuple[str, ...] = ()) -> dict:
+    """An arms.sh arm: greedy real from its CTC run's end-of-run score, the rest from arms.sh's evaluations.
+    ``before``: the runs its CTC run starts from (pretraining, distillation), counted in its training."""
     return {"key": key, "label": label, "isolates": isolates, "command": cmd, "model": f"{ARMS}/{run}/model.safetensors",
+            "stages": [f"{ARMS}/{st}" for st in (*before, run)],
             "sources": {"real": f"{ARMS}/{run}/valid/summary.json", "real_lm": f"{ARMS}/eval_real_lm_{key}/summary.json",
                         "tts": f"{ARMS}/eval_tts_{key}/summary.json", "tts_lm": f"{ARMS}/eval_tts_lm_{key}/summary.json"}}
 
@@ -38,7 +40,8 @@ def bundled_row(key: str, label: str, isolates: str, name: str, lm: bool = True)
     if lm:
         src.update(real_lm=f"{BUNDLED}/eval_real_lm/comparison.json#{name}",
                    tts_lm=f"{BUNDLED}/eval_tts_lm/comparison.json#{name}")
-    return {"key": key, "label": label, "isolates": isolates, "command": RUN_SH, "model": "", "sources": src}
+    return {"key": key, "label": label, "isolates": isolates, "command": RUN_SH, "model": "", "stages": [],
+            "sources": src}
 
 
 ROWS = [
@@ -46,11 +49,11 @@ ROWS = [
     arm_row("scratch", "same architecture from scratch, real + TTS", "what real speech alone buys", "edge_scratch",
             f"ARMS=scratch {ARMS_SH}"),
     arm_row("distilled", "distilled from Whisper base (2 x 512), then CTC", "what a real teacher buys, distilled",
-            "distilled_ctc", f"ARMS=distilled {ARMS_SH}"),
+            "distilled_ctc", f"ARMS=distilled {ARMS_SH}", before=("distill_whisper_base",)),
     arm_row("lowlabel_scratch", "10% labels: from scratch", "the low-label baseline", "lowlabel/scratch",
             f"ARMS=lowlabel {ARMS_SH}"),
     arm_row("lowlabel_hubert", "10% labels: HuBERT on all unlabeled audio, then CTC", "what SSL buys at 10% labels",
-            "lowlabel/teacher_ft", f"ARMS=lowlabel {ARMS_SH}"),
+            "lowlabel/teacher_ft", f"ARMS=lowlabel {ARMS_SH}", before=("lowlabel/teacher",)),
     arm_row("lowlabel_whisper", "10% labels: Whisper tiny.en encoder, then CTC (v2's recipe)",
             "what a teacher pretrained at scale buys at 10% labels", "lowlabel/whisper_ft", f"ARMS=lowlabel_whisper {ARMS_SH}"),
     bundled_row("v2_fp32", "v2: Whisper tiny.en encoder + CTC, fp32", "what a real teacher buys, its encoder kept",
@@ -84,6 +87,11 @@ def measure(row: dict) -> dict:
 
         model, _ = load_model(row["model"])
         got.update(encoder_cost(model.encoder))
+    last = [Path(st) / "metrics.jsonl" for st in row["stages"]]
+    if got.get("params_m") and all(m.is_file() for m in last):  # a finished arm; every update sees 20 s of audio
+        ends = [json.loads(m.read_text().splitlines()[-1]) for m in last]
+        got["training"] = (" + ".join(str(e["step"]) for e in ends)
+                           + f" updates, {sum(e['elapsed_s'] for e in ends) / 60:.0f} min")
     return got
 
 
@@ -103,11 +111,11 @@ def main() -> None:
         if fresh:
             row["measured_here"] = sorted(fresh)
         rows.append(row)
-    lines = ["| arm | isolates | params | GFLOP / audio s | real CER | real WER | real WER, LM | TTS CER | TTS WER, LM |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| arm | isolates | training | params | GFLOP / audio s | real CER | real WER | real WER, LM | TTS CER | "
+             "TTS WER, LM |", "|---|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         cost = (f"{r['params_m']:.2f}M", f"{r['gflops_per_s']:.2f}") if "params_m" in r else ("-", "-")
-        lines.append(f"| {r['label']} | {r['isolates']} | {cost[0]} | {cost[1]} | "
+        lines.append(f"| {r['label']} | {r['isolates']} | {r.get('training', '-')} | {cost[0]} | {cost[1]} | "
                      + " | ".join(percent(r.get(c)) for c in COLUMNS) + " |")
     lines.append("\nCommands: " + "; ".join(sorted({f"`{r['command']}`" for r in rows})))
     atomic_write_text(REPORTS / "ablation.md", "\n".join(lines) + "\n")
