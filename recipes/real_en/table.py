@@ -111,7 +111,7 @@ def main() -> None:
         if fresh:
             row["measured_here"] = sorted(fresh)
         rows.append(row)
-    lines = ["| arm | isolates | training | params | GFLOP / audio s | real CER | real WER | real WER, LM | TTS CER | "
+    lines = ["| arm | isolates | training | encoder params | GFLOP / audio s | real CER | real WER | real WER, LM | TTS CER | "
              "TTS WER, LM |", "|---|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         cost = (f"{r['params_m']:.2f}M", f"{r['gflops_per_s']:.2f}") if "params_m" in r else ("-", "-")
