@@ -4,7 +4,7 @@
     L_m: InfoNCE at masked frames: cos(c_t, q_t) / kappa against K distractors q~ sampled uniformly from the
          OTHER masked frames of the same utterance (kappa 0.1, K 100)
     L_d: diversity, (G*V - perplexity of the batch-averaged code distribution) / (G*V)   (alpha 0.1)
-    L_f: mean squared conv feature activation (beta 10)
+    L_f: mean squared conv feature activation (beta 10), ``edge_ssl.objectives.penalties.feature_penalty``
 Every term is normalised per masked frame, as fairseq reports it (its sums divided by sample_size).
 """
 from __future__ import annotations
@@ -48,8 +48,3 @@ def contrastive_loss(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 def diversity_loss(prob_perplexity: torch.Tensor, num_codes: int) -> torch.Tensor:
     """() perplexity summed over groups (max G*V) -> () in [0, 1); 0 when every entry is used equally."""
     return (num_codes - prob_perplexity) / num_codes
-
-
-def feature_penalty(conv_features: torch.Tensor) -> torch.Tensor:
-    """(B, T, C) conv extractor output -> () mean squared activation (fairseq ``features_pen``)."""
-    return conv_features.float().pow(2).mean()

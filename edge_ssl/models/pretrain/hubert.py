@@ -15,7 +15,7 @@ from edge_ssl.errors import EdgeSSLError
 from edge_ssl.models.pretrain.common import MaskConfig, MaskedPretrainer
 from edge_ssl.models.speech_encoder import EncoderConfig
 from edge_ssl.objectives import hubert as obj
-from edge_ssl.objectives.wav2vec2 import feature_penalty
+from edge_ssl.objectives.penalties import feature_penalty
 
 
 @dataclass

@@ -16,6 +16,7 @@ from edge_ssl.models.pretrain.common import GUMBEL_STREAM, NEGATIVES_STREAM, Mas
 from edge_ssl.models.quantizer import GumbelQuantizer, gumbel_temperature
 from edge_ssl.models.speech_encoder import EncoderConfig
 from edge_ssl.objectives import wav2vec2 as obj
+from edge_ssl.objectives.penalties import feature_penalty
 
 
 @dataclass
@@ -75,7 +76,7 @@ class Wav2Vec2Pretrainer(MaskedPretrainer):
         logits = obj.contrastive_logits(context, positives, negatives, o.logit_temp)
         contrastive, acc = obj.contrastive_loss(logits)
         diversity = obj.diversity_loss(q.prob_perplexity, self.quantizer.num_codes)
-        pen = obj.feature_penalty(fe.conv)
+        pen = feature_penalty(fe.conv)
         loss = contrastive + o.diversity_weight * diversity + o.feature_pen_weight * pen
         logs = {"contrastive": contrastive.item(), "diversity": diversity.item(), "feature_pen": pen.item(),
                 "accuracy": acc.item(), "code_perplexity": q.code_perplexity.item(),
