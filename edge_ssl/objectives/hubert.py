@@ -3,7 +3,8 @@
 The projected output o_t (final_dim 256) scores every cluster c by cosine similarity with a learned label
 embedding e_c, over a temperature (0.1); cross-entropy against the k-means label of frame t. The loss is
 ``pred_masked_weight`` x CE over masked frames + ``pred_nomask_weight`` x CE over unmasked frames (base:
-1 and 0), both summed and divided by the number of masked frames, as fairseq normalises it.
+1 and 0), both summed and divided by fairseq's ``sample_size``: the frame count of every term with a nonzero
+weight (the masked frames in the base setting).
 """
 from __future__ import annotations
 
@@ -38,14 +39,16 @@ def masked_prediction_loss(logits: torch.Tensor, targets: torch.Tensor, masked: 
                            ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """logits: (N, C) at frames with a target; targets: (N,) cluster ids; masked: (N,) bool.
 
-    Returns (loss normalised per masked frame, {"ce_masked", "acc_masked", "ce_unmasked"})."""
+    Returns (() loss, {"ce_masked", "acc_masked", "ce_unmasked"}: () each, the CEs per frame of their kind)."""
     ce = F.cross_entropy(logits, targets, reduction="none")                   # (N,)
-    n_masked = masked.sum().clamp_min(1)
-    ce_m = ce[masked].sum() / n_masked
-    ce_u = ce[~masked].sum() / (~masked).sum().clamp_min(1)
-    loss = pred_masked_weight * ce_m
+    n_masked, n_unmasked = masked.sum(), (~masked).sum()
+    ce_m = ce[masked].sum() / n_masked.clamp_min(1)
+    ce_u = ce[~masked].sum() / n_unmasked.clamp_min(1)
+    # fairseq hubert_criterion's sample_size: the frames of every term that has a weight
+    sample_size = (n_masked * (pred_masked_weight > 0) + n_unmasked * (pred_nomask_weight > 0)).clamp_min(1)
+    loss = pred_masked_weight * ce[masked].sum() / sample_size
     if pred_nomask_weight > 0:
-        loss = loss + pred_nomask_weight * ce[~masked].sum() / n_masked
+        loss = loss + pred_nomask_weight * ce[~masked].sum() / sample_size
     acc = (logits[masked].argmax(dim=-1) == targets[masked]).float().mean() if bool(masked.any()) \
         else logits.new_zeros(())
     return loss, {"ce_masked": ce_m.detach(), "acc_masked": acc.detach(), "ce_unmasked": ce_u.detach()}
