@@ -1,7 +1,9 @@
 """data2vec (audio) regression objective (Baevski et al. 2022, Sec. 3; fairseq ``data2vec_audio.py``).
 
 Targets: the EMA teacher sees the unmasked input; the FFN outputs (before the residual) of its top K
-layers are each instance-normalised over time (fairseq ``instance_norm_target_layer``) and averaged.
+layers are each instance-normalised over time (fairseq ``instance_norm_target_layer``) and averaged. No
+normalisation follows the average: fairseq's ``layer_norm_targets`` / ``instance_norm_targets`` (and the
+per-layer ``layer_norm_target_layer``) are off in its audio base config, and not offered here.
 The student regresses them at masked frames through a linear head: per frame the squared error (or
 smooth-L1 with ``beta`` > 0) summed over channels and scaled by 1/sqrt(C), averaged over masked frames.
 """
@@ -15,7 +17,8 @@ import torch.nn.functional as F
 
 
 def ema_decay(step: int, start: float = 0.999, end: float = 0.9999, anneal_steps: int = 30_000) -> float:
-    """tau: linear from ``start`` to ``end`` over the first ``anneal_steps`` updates, then fixed."""
+    """Update count -> the teacher's EMA decay tau: linear from ``start`` to ``end`` over the first
+    ``anneal_steps`` updates, then fixed."""
     if step >= anneal_steps or anneal_steps <= 0:
         return end
     return start + (end - start) * step / anneal_steps
@@ -38,7 +41,9 @@ def instance_norm_time(x: torch.Tensor, pad_mask: torch.Tensor | None = None, ep
 
 def teacher_targets(ffn_states: Sequence[torch.Tensor], top_k: int, pad_mask: torch.Tensor | None = None,
                     instance_norm: bool = True) -> torch.Tensor:
-    """The average of the top ``top_k`` layers' FFN outputs, each (B, T, C) -> (B, T, C)."""
+    """The average of the top ``top_k`` layers' FFN outputs, each (B, T, C) -> (B, T, C) in fp32.
+
+    pad_mask: (B, T) bool, True at padding (left out of the instance-norm statistics), or None."""
     if not 0 < top_k <= len(ffn_states):
         raise ValueError(f"top_k={top_k} must be in 1..{len(ffn_states)} (the teacher's layer count)")
     layers = [s.float() for s in ffn_states[-top_k:]]
