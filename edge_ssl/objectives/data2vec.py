@@ -25,7 +25,8 @@ def ema_decay(step: int, start: float = 0.999, end: float = 0.9999, anneal_steps
 
 
 def instance_norm_time(x: torch.Tensor, pad_mask: torch.Tensor | None = None, eps: float = 1e-5) -> torch.Tensor:
-    """(B, T, C) -> (B, T, C) zero mean, unit variance over time per utterance and channel.
+    """(B, T, C), pad_mask (B, T) bool True at padding or None -> (B, T, C) fp32, zero mean and unit
+    variance over time per utterance and channel.
 
     Statistics use only real frames (fairseq's F.instance_norm also counts padding)."""
     x = x.float()

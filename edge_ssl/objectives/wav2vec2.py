@@ -38,7 +38,8 @@ def contrastive_logits(context: torch.Tensor, positives: torch.Tensor, negatives
 
 
 def contrastive_loss(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(N, 1 + K) -> (mean InfoNCE loss, accuracy: fraction of frames where the positive scores highest)."""
+    """(N, 1 + K) logits, column 0 the positive -> (() mean InfoNCE loss, () accuracy: the fraction of
+    frames where the positive scores highest)."""
     target = torch.zeros(logits.shape[0], dtype=torch.long, device=logits.device)
     loss = F.cross_entropy(logits, target)
     acc = (logits.argmax(dim=-1) == 0).float().mean()
