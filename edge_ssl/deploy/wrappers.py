@@ -1,4 +1,5 @@
-"""Export wrappers: the exact graph an artifact contains, with its input spec and metadata.
+"""Export wrappers: the exact graph an artifact contains, with its input spec and metadata. The wrapped
+model's layers are in their export form (``export_modules.for_export``).
 
 An artifact's ``forward`` takes a batch of one, ``(1, S)`` float32, and returns ``(1, T, V)``; S is dynamic
 within [min_samples, max_samples]. An image encoder takes ``(1, C, S, S)`` and returns ``(1, D)``, all
@@ -13,6 +14,7 @@ import torch
 from torch import nn
 from torch.export import Dim
 
+from edge_ssl.deploy.export_modules import for_export
 from edge_ssl.errors import EdgeSSLError
 from edge_ssl.runtime.meta import IMAGE_ENCODER, SPEECH_CTC, SPEECH_ENCODER, ArtifactMeta
 
@@ -64,9 +66,7 @@ class SpeechWrapper(ExportWrapper):
         if self.window and meta.max_samples > self.window:
             raise EdgeSSLError(f"max length {meta.max_samples} samples exceeds the padded encoder's window of "
                                f"{self.window} samples")
-        positions = self.encoder.encoder.positions  # Whisper's fixed table, or None (a positional conv)
-        if positions is not None:
-            positions.compact(self.encoder.num_frames(max(self.window, meta.max_samples)))
+        self.encoder.compact_positions(self.encoder.num_frames(max(self.window, meta.max_samples)))
 
     def run(self, wave: torch.Tensor) -> torch.Tensor:
         """(1, S) -> the model's output (1, T, D), through the window for a padded encoder."""
@@ -148,4 +148,5 @@ WRAPPERS = {SPEECH_CTC: SpeechCTCWrapper, SPEECH_ENCODER: SpeechEncoderWrapper, 
 
 
 def wrap(model: nn.Module, meta: ArtifactMeta) -> ExportWrapper:
-    return WRAPPERS[meta.task](model, meta).eval()  # a new Module is in training mode; export graphs inference
+    """The export graph of ``model`` (a copy with its layers in their export form; ``model`` is unchanged)."""
+    return WRAPPERS[meta.task](for_export(model), meta).eval()  # a new Module is in training mode

@@ -99,14 +99,9 @@ class Distiller(nn.Module):
     def forward(self, wave: torch.Tensor, lengths: torch.Tensor | None = None
                 ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """wave (B, S) -> (predictions (B, N, T, D_teacher), pad_mask (B, T) or None)."""
-        enc = self.student
-        conv = enc.feature_extractor(wave, lengths)                         # (B, T, C_conv)
-        g = self.cfg.feature_grad_mult
-        if self.training and g != 1.0:  # fairseq GradMultiply: same value, gradient scaled by g
-            conv = conv * g + conv.detach() * (1 - g)
-        pad_mask = enc.padding_mask(lengths, conv.shape[1])
-        hidden, _ = enc.encoder(enc.feature_projection(conv), pad_mask)
-        return self.heads(hidden[-1]), pad_mask
+        g = self.cfg.feature_grad_mult if self.training else 1.0
+        out = self.student.extract_features(wave, lengths, grad_mult=g)
+        return self.heads(out.last_hidden_state), out.pad_mask
 
     def init_from_teacher(self, teacher: SpeechEncoder) -> list[str]:
         """Copy the teacher's tensors into the student where name and shape match; returns the names copied."""

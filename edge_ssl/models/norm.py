@@ -1,13 +1,13 @@
-"""Normalisation layers written so the XNNPACK delegate can take them.
+"""Normalisation layers of the speech and image encoders: LayerNorm, per-channel TimeNorm, and the
+per-utterance input normalisation.
 
-``nn.LayerNorm``/``nn.GroupNorm`` lower to ``native_layer_norm``/``native_group_norm``, which XNNPACK
-leaves on the CPU fallback and which split the graph into many partitions (shared/STACK.md, pitfall 2).
-These compute the same thing from mean/sub/mul/rsqrt. Their parameter names match ``nn.LayerNorm``
-(``weight``, ``bias``) so checkpoints stay interchangeable.
-
-XNNPACK takes ``mean.dim`` only as a keepdim mean over dims (2, 3) of a 4-D tensor (global average
-pooling), so the inference path views to 4-D, averages over (2, 3) and views back with one inferred (-1)
-dim, never a symbolic size.
+One implementation each, for training and eager inference alike. The exported graph runs the same
+arithmetic in the form the XNNPACK delegate takes (``deploy/export_modules.py`` swaps the modules at export):
+``native_layer_norm``/``native_group_norm`` stay on the CPU fallback and split the graph into many partitions
+(shared/STACK.md, pitfall 2), and XNNPACK takes ``mean.dim`` only as a keepdim mean over dims (2, 3) of a
+4-D tensor (global average pooling). ``normalize_4d`` is that form; ``normalize_utterance`` uses it
+directly (training and inference alike), so an exported graph carries the input normalisation whole.
+Parameter names match ``nn.LayerNorm`` (``weight``, ``bias``) so checkpoints stay interchangeable.
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 
-def _normalize_4d(x4: torch.Tensor, eps: float) -> torch.Tensor:
+def normalize_4d(x4: torch.Tensor, eps: float) -> torch.Tensor:
     """(N, M, L, 1) -> same shape with zero mean, unit variance over L, as 4-D means XNNPACK delegates."""
     xc = x4 - x4.mean(dim=(2, 3), keepdim=True)
     var = (xc * xc).mean(dim=(2, 3), keepdim=True)  # (B, N, 1, 1)
@@ -28,7 +28,7 @@ def normalize_utterance(wave: torch.Tensor, lengths: torch.Tensor | None, eps: f
     4-D means XNNPACK delegates, so an exported graph carries it whole."""
     B = wave.shape[0]
     if lengths is None:
-        return _normalize_4d(wave.reshape(B, 1, -1, 1), eps).view(B, -1)
+        return normalize_4d(wave.reshape(B, 1, -1, 1), eps).view(B, -1)
     keep = (torch.arange(wave.shape[1], device=wave.device)[None, :] < lengths[:, None]).to(wave.dtype)  # (B, S)
     n = lengths.to(wave.dtype).clamp_min(1)[:, None]
     mean = (wave * keep).sum(1, keepdim=True) / n
@@ -46,13 +46,7 @@ class LayerNorm(nn.Module):
         self.bias = nn.Parameter(torch.zeros(dim)) if affine else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.training or x.dim() != 3:  # fused kernel: faster and lighter for backward
-            return nn.functional.layer_norm(x, (self.dim,), self.weight, self.bias, self.eps)
-        # Rows as (B*T, 1, C, 1): statistics over C; no stride depends on T (else export adds guards).
-        y = _normalize_4d(x.reshape(-1, 1, self.dim, 1), self.eps).view(x.shape[0], -1, self.dim)  # (B, T, C)
-        if self.weight is not None:
-            y = y * self.weight + self.bias
-        return y
+        return nn.functional.layer_norm(x, (self.dim,), self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
         return f"{self.dim}, eps={self.eps}, affine={self.weight is not None}"
@@ -74,10 +68,6 @@ class TimeNorm(nn.Module):
     def forward(self, x: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
         # x: (B, C, T); valid: (B, 1, T) or None
         if valid is None:
-            if not self.training:
-                y = _normalize_4d(x.unsqueeze(-1), self.eps)  # (B, C, T, 1), statistics over T
-                y = y * self.weight[:, None, None] + self.bias[:, None, None]
-                return y.view(x.shape[0], self.dim, -1)  # (B, C, T)
             mean = x.mean(dim=-1, keepdim=True)
             xc = x - mean
             var = (xc * xc).mean(dim=-1, keepdim=True)

@@ -7,7 +7,14 @@
 extractor brings each input to zero mean and unit variance first, in training, eager inference and inside
 every exported graph, so a model file or artifact always takes the raw wave.
 
-``extract_features`` is the one feature interface. Size builders (``base``, ``large``, ``distilhubert``,
+``extract_features`` is the one feature interface, and the one forward path: it runs the public stages
+
+    features (conv stack, gradient x grad_mult) -> normalize_features (the feature LayerNorm) -> project
+    -> embed (feature dropout; mask_emb at masked frames; channel mask) -> contextualise (transformer)
+
+which the training modules (pretraining, distillation, CTC fine-tuning) call one by one where they need
+what lies between (the quantizer input, the projection before dropout, masks drawn from the frame count).
+Size builders (``base``, ``large``, ``distilhubert``,
 ``tiny``...) return configs; ``build_encoder`` makes the model.
 
 Whisper's encoder is the same composition with other parts (``whisper()`` config, imported by
@@ -85,6 +92,15 @@ class EncoderConfig:
             raise ValueError(f"normalize_eps must be > 0, got {self.normalize_eps}")
 
 
+def scale_grad(x: torch.Tensor, mult: float) -> torch.Tensor:
+    """Identity forward; the gradient flowing back is multiplied by ``mult`` (fairseq GradMultiply)."""
+    if mult == 1.0:
+        return x
+    if mult == 0.0:
+        return x.detach()
+    return x * mult + x.detach() * (1.0 - mult)
+
+
 @dataclass
 class EncoderOutput:
     hidden_states: list[torch.Tensor]            # num_layers + 1 tensors (B, T, C)
@@ -98,15 +114,14 @@ class EncoderOutput:
 
 
 class FeatureProjection(nn.Module):
+    """The conv features' LayerNorm, Linear to the transformer width and dropout; SpeechEncoder runs the
+    three as its stages ``normalize_features``, ``project`` and ``embed``."""
+
     def __init__(self, c_in: int, c_out: int, dropout: float, eps: float, norm: bool = True):
         super().__init__()
         self.layer_norm = LayerNorm(c_in, eps) if norm else nn.Identity()
         self.proj = nn.Linear(c_in, c_out)
         self.drop = nn.Dropout(dropout)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # (B, T, C_conv) -> (B, T, C)
-        return self.drop(self.proj(self.layer_norm(x)))
 
 
 class SpeechEncoder(nn.Module):
@@ -118,7 +133,7 @@ class SpeechEncoder(nn.Module):
                                                       cfg.normalize_eps if cfg.normalize else None)
         self.feature_projection = FeatureProjection(
             self.feature_extractor.out_dim, cfg.embed_dim, cfg.feature_dropout, cfg.layer_norm_eps,
-            cfg.feature_projection_norm) if cfg.project_features else nn.Identity()
+            cfg.feature_projection_norm) if cfg.project_features else None
         # Learned vector that replaces masked frames (pretraining masks, SpecAugment in fine-tuning).
         self.mask_emb = nn.Parameter(torch.empty(cfg.embed_dim).uniform_())
         self.encoder = TransformerEncoder(
@@ -161,6 +176,11 @@ class SpeechEncoder(nn.Module):
     def embed_dim(self) -> int:
         return self.cfg.embed_dim
 
+    @property
+    def feature_dim(self) -> int:
+        """Channels of the conv features (``features``, ``normalize_features``): C_conv."""
+        return self.feature_extractor.out_dim
+
     def frame_lengths(self, lengths: torch.Tensor) -> torch.Tensor:
         return self.feature_extractor.frame_lengths(lengths)
 
@@ -172,25 +192,79 @@ class SpeechEncoder(nn.Module):
         return torch.arange(num_frames, device=frames.device)[None, :] >= frames[:, None]
 
     def extract_features(self, wave: torch.Tensor, lengths: torch.Tensor | None = None,
-                         num_layers: int | None = None, frame_mask: torch.Tensor | None = None) -> EncoderOutput:
+                         num_layers: int | None = None, frame_mask: torch.Tensor | None = None,
+                         grad_mult: float = 1.0) -> EncoderOutput:
         """wave: (B, S) float at 16 kHz; lengths: (B,) valid samples, or None when unpadded;
-        frame_mask: (B, T) bool, True where the projected frame is replaced by ``mask_emb``."""
+        frame_mask: (B, T) bool, True where the projected frame is replaced by ``mask_emb``;
+        grad_mult: the conv features' gradient scale (``features``)."""
         if self.cfg.pad_to_frames:
-            return self._extract_padded(wave, lengths, num_layers, frame_mask)
-        return self._extract(wave, lengths, num_layers, frame_mask)
+            return self._extract_padded(wave, lengths, num_layers, frame_mask, grad_mult)
+        return self._extract(wave, lengths, num_layers, frame_mask, grad_mult)
 
     def _extract(self, wave: torch.Tensor, lengths: torch.Tensor | None, num_layers: int | None,
-                 frame_mask: torch.Tensor | None) -> EncoderOutput:
-        conv = self.feature_extractor(wave, lengths)                       # (B, T, C_conv)
+                 frame_mask: torch.Tensor | None, grad_mult: float = 1.0) -> EncoderOutput:
+        conv = self.features(wave, lengths, grad_mult)                     # (B, T, C_conv)
         pad_mask = self.padding_mask(lengths, conv.shape[1])              # (B, T) or None
-        x = self.feature_projection(conv)                                  # (B, T, C)
-        if frame_mask is not None:
-            x = torch.where(frame_mask.unsqueeze(-1), self.mask_emb.to(x.dtype), x)
-        hidden, ffns = self.encoder(x, pad_mask, num_layers)
+        x = self.embed(self.project(self.normalize_features(conv)), frame_mask)  # (B, T, C)
+        hidden, ffns = self.contextualise(x, pad_mask, num_layers)
         return EncoderOutput(hidden, pad_mask, ffns, conv)
 
+    # ---- the stages, in order ----
+
+    def features(self, wave: torch.Tensor, lengths: torch.Tensor | None = None,
+                 grad_mult: float = 1.0) -> torch.Tensor:
+        """(B, S) wave -> (B, T, C_conv) conv features; their gradient is scaled by ``grad_mult`` (fairseq
+        feature_grad_mult: 0.1 in wav2vec 2.0/HuBERT pretraining, 0 (frozen) in CTC fine-tuning)."""
+        return scale_grad(self.feature_extractor(wave, lengths), grad_mult)
+
+    def normalize_features(self, conv: torch.Tensor) -> torch.Tensor:
+        """(B, T, C_conv) -> (B, T, C_conv) after the feature LayerNorm (the wav2vec 2.0 quantizer's input)."""
+        if self.feature_projection is None:
+            return conv
+        return self.feature_projection.layer_norm(conv)
+
+    def project(self, normed: torch.Tensor) -> torch.Tensor:
+        """(B, T, C_conv) -> (B, T, C) to the transformer's width, before dropout (data2vec's teacher input)."""
+        if self.feature_projection is None:
+            return normed
+        return self.feature_projection.proj(normed)
+
+    def embed(self, projected: torch.Tensor, frame_mask: torch.Tensor | None = None,
+              channel_keep: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, T, C) -> (B, T, C) transformer input: feature dropout, ``mask_emb`` where ``frame_mask`` (B, T)
+        is True, then channels zeroed where ``channel_keep`` (B, 1, C) float is 0 (fine-tuning's SpecAugment)."""
+        x = projected if self.feature_projection is None else self.feature_projection.drop(projected)
+        if frame_mask is not None:
+            x = torch.where(frame_mask.unsqueeze(-1), self.mask_emb.to(x.dtype), x)
+        if channel_keep is not None:
+            x = x * channel_keep
+        return x
+
+    def contextualise(self, x: torch.Tensor, pad_mask: torch.Tensor | None = None, num_layers: int | None = None
+                      ) -> tuple[list[torch.Tensor], list[torch.Tensor | None]]:
+        """(B, T, C) -> (hidden states: num_layers + 1 tensors (B, T, C), FFN outputs per layer); the
+        transformer (positions, layers, final LayerNorm) stopped after ``num_layers`` layers if given."""
+        return self.encoder(x, pad_mask, num_layers)
+
+    # ---- training and export controls ----
+
+    def freeze(self, *parts: str) -> None:
+        """Stop training ``feature_extractor`` (fine-tuning keeps the conv stack fixed) and/or ``mask_emb``
+        (unused when nothing is masked: kept out of the optimiser and DDP's reduction)."""
+        known = {"feature_extractor": self.feature_extractor, "mask_emb": self.mask_emb}
+        for part in parts:
+            if part not in known:
+                raise ValueError(f"cannot freeze {part!r}; choose from {', '.join(known)}")
+            known[part].requires_grad_(False)
+
+    def compact_positions(self, frames: int) -> None:
+        """For export: keep only the first ``frames`` rows of a sinusoidal position table (no-op for a
+        positional conv); see ``SinusoidalPositions.compact``."""
+        if self.encoder.positions is not None:
+            self.encoder.positions.compact(frames)
+
     def _extract_padded(self, wave: torch.Tensor, lengths: torch.Tensor | None, num_layers: int | None,
-                        frame_mask: torch.Tensor | None) -> EncoderOutput:
+                        frame_mask: torch.Tensor | None, grad_mult: float) -> EncoderOutput:
         """``pad_to_frames``: each clip followed by silence to at least pad_to_frames frames and attended as a
         whole, outputs cropped to the clip's frames. With 1500 frames (30 s) this is what Whisper was trained on
         and what every Whisper implementation computes. In a padded batch row i attends to max(its length, the
@@ -209,7 +283,7 @@ class SpeechEncoder(nn.Module):
         if frame_mask is not None:
             total = self.num_frames(full.shape[1])
             frame_mask = nn.functional.pad(frame_mask, (0, total - frame_mask.shape[1]))  # (B, T')
-        out = self._extract(full, inner, num_layers, frame_mask)
+        out = self._extract(full, inner, num_layers, frame_mask, grad_mult)
         # no slice when nothing is cut: a full-range slice exports as an alias that XNNPACK leaves outside
         crop = lambda t: t if t is None or t.shape[1] == keep else t[:, :keep]  # noqa: E731
         return EncoderOutput([crop(h) for h in out.hidden_states], self.padding_mask(lengths, keep),

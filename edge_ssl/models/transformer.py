@@ -1,9 +1,9 @@
 """Transformer encoder of the wav2vec 2.0 family: conv positional embedding + post-LN or pre-LN layers.
 ``positions="sinusoidal"`` adds Whisper's fixed position table instead of the positional conv.
 
-Export notes: at inference with no padding (batch 1 on device) attention is an explicit
-``softmax(q @ k^T) @ v`` with no mask, which XNNPACK takes whole; SDPA (used for training and for padded
-batches) decomposes into boolean ops the delegate leaves outside (shared/STACK.md, pitfall 2).
+Attention is ``scaled_dot_product_attention`` in training and eager inference alike. The exported graph
+computes it as explicit ``bmm``s instead (``deploy/export_modules.py``): SDPA decomposes into boolean ops the
+XNNPACK delegate leaves outside (shared/STACK.md, pitfall 2).
 """
 from __future__ import annotations
 
@@ -31,31 +31,12 @@ class SelfAttention(nn.Module):
     def forward(self, x: torch.Tensor, attn_bias: torch.Tensor | None = None) -> torch.Tensor:
         # x: (B, T, C); attn_bias: (B, 1, 1, T) additive float mask (large negative at padding) or None
         B, T, C = x.shape
-        if B == 1 and attn_bias is None and not self.training:
-            return self._forward_single(x)
         q = self.q_proj(x).view(B, T, self.heads, self.head_dim).transpose(1, 2)  # (B, H, T, D)
         k = self.k_proj(x).view(B, T, self.heads, self.head_dim).transpose(1, 2)
         v = self.v_proj(x).view(B, T, self.heads, self.head_dim).transpose(1, 2)
-        if self.training or attn_bias is not None:
-            p = self.dropout if self.training else 0.0
-            y = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_bias, dropout_p=p)
-        else:
-            scores = (q * self.head_dim**-0.5) @ k.transpose(-1, -2)  # (B, H, T, T)
-            y = scores.softmax(dim=-1) @ v
-        y = y.transpose(1, 2).reshape(B, T, C)
-        return self.out_proj(y)
-
-    def _forward_single(self, x: torch.Tensor) -> torch.Tensor:
-        """One unpadded utterance (the on-device case): 3-D ``bmm`` over heads, reshapes that infer only
-        the time dim (-1), so XNNPACK takes every op; 4-D matmul would add expand/symbolic views."""
-        H, D, C = self.heads, self.head_dim, self.heads * self.head_dim
-        x = x.view(-1, C)  # (T, C)
-        q = self.q_proj(x).view(-1, H, D).permute(1, 0, 2)  # (H, T, D)
-        k = self.k_proj(x).view(-1, H, D).permute(1, 2, 0)  # (H, D, T)
-        v = self.v_proj(x).view(-1, H, D).permute(1, 0, 2)  # (H, T, D)
-        p = torch.bmm(q * D**-0.5, k).softmax(dim=-1)  # (H, T, T)
-        y = torch.bmm(p, v).permute(1, 0, 2).contiguous().view(-1, C)  # (T, C)
-        return self.out_proj(y).view(1, -1, C)  # (1, T, C)
+        p = self.dropout if self.training else 0.0
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_bias, dropout_p=p)  # (B, H, T, D)
+        return self.out_proj(y.transpose(1, 2).reshape(B, T, C))
 
 
 class FeedForward(nn.Module):

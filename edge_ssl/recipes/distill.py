@@ -68,7 +68,7 @@ class DistillModule(nn.Module):
         self.layers = list(distiller.cfg.target_layers)
         # Nothing is masked while distilling: mask_emb keeps its (teacher's) value for fine-tuning, and an
         # unused trainable tensor would stall DDP's gradient reduction.
-        distiller.student.mask_emb.requires_grad_(False)
+        distiller.student.freeze("mask_emb")
 
     def train(self, mode: bool = True) -> "DistillModule":
         super().train(mode)

@@ -11,7 +11,6 @@
 """
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import logging
 from dataclasses import dataclass, field
@@ -90,9 +89,9 @@ class CTCFinetuner(nn.Module):
         super().__init__()
         self.model, self.targets, self.cfg, self.seed = model, targets, cfg, seed  # targets[dataset index] = ids
         if cfg.freeze_feature_extractor:
-            model.encoder.feature_extractor.requires_grad_(False)
+            model.encoder.freeze("feature_extractor")
         if cfg.masking.mask_prob <= 0:  # mask_emb unused: keep it out of the optimiser (and DDP's reduction)
-            model.encoder.mask_emb.requires_grad_(False)
+            model.encoder.freeze("mask_emb")
         # Saved with the model so a resumed run knows whether the encoder is still frozen.
         self.register_buffer("num_updates", torch.zeros((), dtype=torch.long))
 
@@ -120,21 +119,16 @@ class CTCFinetuner(nn.Module):
     def forward(self, batch: dict) -> tuple[torch.Tensor, dict[str, float]]:
         enc = self.model.encoder
         wave, lengths = batch["wave"], batch["lengths"]                       # (B, S), (B,)
-        frozen_conv = self.cfg.freeze_feature_extractor
-        with torch.no_grad() if frozen_conv else contextlib.nullcontext():
-            conv = enc.feature_extractor(wave, lengths)                       # (B, T, C_conv)
         frames = enc.frame_lengths(lengths)                                   # (B,)
-        pad_mask = enc.padding_mask(lengths, conv.shape[1])                   # (B, T)
         tune = int(self.num_updates) >= self.cfg.freeze_encoder_steps
         with torch.set_grad_enabled(tune and torch.is_grad_enabled()):
-            x = enc.feature_projection(conv)                                  # (B, T, C)
+            conv = enc.features(wave, lengths, grad_mult=0.0 if self.cfg.freeze_feature_extractor else 1.0)
+            pad_mask = enc.padding_mask(lengths, conv.shape[1])               # (B, T)
+            x = enc.project(enc.normalize_features(conv))                     # (B, T, C)
+            time = chan = None
             if self.training:
                 time, chan = self.masks(x, frames, batch["indices"].tolist())
-                if time is not None:
-                    x = torch.where(time.unsqueeze(-1), enc.mask_emb.to(x.dtype), x)
-                if chan is not None:
-                    x = x * chan
-            hidden, _ = enc.encoder(x, pad_mask)
+            hidden, _ = enc.contextualise(enc.embed(x, time, chan), pad_mask)
         logits = self.model.head(self.model.drop(hidden[-1]))                 # (B, T, V)
         targets = [self.targets[i] for i in batch["indices"].tolist()]
         loss = ctc_loss(logits, frames, targets, blank_id=0)

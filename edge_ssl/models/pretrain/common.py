@@ -1,7 +1,9 @@
 """What the wav2vec 2.0 / HuBERT / data2vec pretraining modules share.
 
-    wave (B, S) -> conv extractor -> x grad scale (feature_grad_mult) -> feature LayerNorm -> ``normed``
-                -> projection -> dropout -> mask_emb at masked frames -> transformer
+    wave (B, S) -> features (x feature_grad_mult) -> normalize_features -> ``normed`` -> project
+                -> embed (dropout, mask_emb at masked frames) -> contextualise
+
+Each step is a SpeechEncoder stage (its one forward path); a module adds what its objective needs between.
 
 Randomness of the objective (span masks, distractors, Gumbel noise) is drawn per utterance from
 ``(seed, step, dataset index)`` (``edge_ssl.audio.masking.utterance_rng``), not from the global RNG, so the
@@ -35,15 +37,6 @@ class MaskConfig:
             raise ValueError(f"mask_prob must be in [0, 1], got {self.mask_prob}")
         if self.span < 1:
             raise ValueError(f"span must be >= 1, got {self.span}")
-
-
-def scale_grad(x: torch.Tensor, mult: float) -> torch.Tensor:
-    """Identity forward; the gradient flowing back is multiplied by ``mult`` (fairseq GradMultiply)."""
-    if mult == 1.0:
-        return x
-    if mult == 0.0:
-        return x.detach()
-    return x * mult + x.detach() * (1.0 - mult)
 
 
 @dataclass
@@ -85,11 +78,11 @@ class MaskedPretrainer(nn.Module):
 
     def front_end(self, wave: torch.Tensor, lengths: torch.Tensor | None) -> FrontEnd:
         enc = self.encoder
-        conv = scale_grad(enc.feature_extractor(wave, lengths), self.feature_grad_mult)  # (B, T, C_conv)
+        conv = enc.features(wave, lengths, self.feature_grad_mult)              # (B, T, C_conv)
         B, T, _ = conv.shape
         pad_mask = enc.padding_mask(lengths, T)
         frames = [T] * B if lengths is None else enc.frame_lengths(lengths).clamp(max=T).tolist()
-        return FrontEnd(conv, enc.feature_projection.layer_norm(conv), pad_mask, frames)
+        return FrontEnd(conv, enc.normalize_features(conv), pad_mask, frames)
 
     def span_mask(self, batch: dict, fe: FrontEnd) -> torch.Tensor:
         """(B, T) bool, True at masked frames, never at padding."""
@@ -97,15 +90,7 @@ class MaskedPretrainer(nn.Module):
         return batch_span_mask(fe.frame_lengths, fe.conv.shape[1], m.mask_prob, m.span,
                                self.rngs(batch, MASK_STREAM), m.min_masks, device=fe.conv.device)
 
-    def project(self, normed: torch.Tensor) -> torch.Tensor:
-        """(B, T, C_conv) -> (B, T, C) projected features, before dropout (data2vec's teacher input)."""
-        return self.encoder.feature_projection.proj(normed)
-
     def contextualise(self, projected: torch.Tensor, frame_mask: torch.Tensor | None,
                       pad_mask: torch.Tensor | None) -> tuple[list[torch.Tensor], list[torch.Tensor | None]]:
         """Dropout, mask_emb at masked frames, transformer -> (hidden states, FFN outputs)."""
-        enc = self.encoder
-        x = enc.feature_projection.drop(projected)
-        if frame_mask is not None:
-            x = torch.where(frame_mask.unsqueeze(-1), enc.mask_emb.to(x.dtype), x)
-        return enc.encoder(x, pad_mask)
+        return self.encoder.contextualise(self.encoder.embed(projected, frame_mask), pad_mask)

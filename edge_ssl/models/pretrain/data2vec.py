@@ -68,7 +68,7 @@ class Data2VecPretrainer(MaskedPretrainer):
         wave, lengths = batch["wave"], batch.get("lengths")                   # raw (B, S), (B,)
         fe = self.front_end(wave, lengths)
         mask = self.span_mask(batch, fe)                                         # (B, T)
-        projected = self.project(fe.normed)                                      # (B, T, C)
+        projected = self.encoder.project(fe.normed)                                   # (B, T, C)
         hidden, _ = self.contextualise(projected, mask, fe.pad_mask)
         with torch.no_grad():
             _, ffns = self.teacher(projected.detach(), fe.pad_mask)

@@ -42,7 +42,7 @@ class HubertPretrainer(MaskedPretrainer):
         o = self.obj
         fe = self.front_end(batch["wave"], batch.get("lengths"))
         mask = self.span_mask(batch, fe)                                         # (B, T)
-        hidden, _ = self.contextualise(self.project(fe.normed), mask, fe.pad_mask)
+        hidden, _ = self.contextualise(self.encoder.project(fe.normed), mask, fe.pad_mask)
         frame_rate = 16000 / self.encoder.downsample_rate
         targets = obj.frame_targets(batch["labels"], mask.shape[1], o.label_rate, frame_rate)  # (B, T)
         real = targets != obj.IGNORE

@@ -40,7 +40,7 @@ class Wav2Vec2Pretrainer(MaskedPretrainer):
     def __init__(self, encoder: EncoderConfig, objective: Wav2Vec2Objective, seed: int = 0):
         super().__init__(encoder, objective.mask, objective.feature_grad_mult, seed)
         o = self.obj = objective
-        conv_dim = self.encoder.feature_extractor.out_dim
+        conv_dim = self.encoder.feature_dim
         self.quantizer = GumbelQuantizer(conv_dim, o.final_dim, o.codebook_groups, o.codebook_entries)
         self.project_q = nn.Linear(o.final_dim, o.final_dim)
         self.final_proj = nn.Linear(encoder.embed_dim, o.final_dim)
@@ -54,7 +54,7 @@ class Wav2Vec2Pretrainer(MaskedPretrainer):
         o = self.obj
         fe = self.front_end(batch["wave"], batch.get("lengths"))
         mask = self.span_mask(batch, fe)                                         # (B, T)
-        hidden, _ = self.contextualise(self.project(fe.normed), mask, fe.pad_mask)
+        hidden, _ = self.contextualise(self.encoder.project(fe.normed), mask, fe.pad_mask)
         counts = mask.sum(dim=1).tolist()                                        # masked frames per utterance
         if min(counts) < 2:
             raise EdgeSSLError("an utterance has fewer than 2 masked frames, so no distractor can be drawn: "

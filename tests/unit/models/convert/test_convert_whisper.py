@@ -118,7 +118,7 @@ def test_encoder_matches_transformers_on_the_same_features(tmp_path, name):
         x = feats
         for block in model.feature_extractor.conv_layers:
             x = block(x)                                                        # (B, C, T)
-        hidden, _ = model.encoder(model.feature_projection(x.transpose(1, 2)))  # (B, T, C) each
+        hidden, _ = model.contextualise(model.embed(x.transpose(1, 2)))       # (B, T, C) each
     diffs = max_diffs(hf_hidden(ref, feats), hidden)
     assert max(diffs) <= TOL, diffs
 
