@@ -9,7 +9,9 @@ The model is a ``.safetensors`` file from ``edge-ssl pretrain mae`` (mae or enco
   retrieval.png        each query and its nearest neighbours (green/red: same/different label)
   pca.png | tsne.png   2-D map of the features coloured by label
   reconstructions.png  original | masked | reconstruction (MAE files only)
-  table.md / results.json   k-NN (k=20, T=0.07, DINO) and linear-probe accuracy on held-out labeled images
+  table.md / results.json   k-NN (k=20, T=0.07, DINO; on L2-normalised and on standardised features) and
+                            linear-probe accuracy on held-out labeled images, beside the raw pixels
+  retrieval.png and pca_pixels.png show the raw pixels' neighbours and map beside the model's
 Same as ``edge-ssl embed``.
 """
 from __future__ import annotations
@@ -25,7 +27,8 @@ from edge_ssl.vision.embed import run_embed, score_table
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("model", help=".safetensors (mae/vit), .pte or .onnx")
-    ap.add_argument("--images", help="image folder (sub-folders = labels); default: builtin held-out digits")
+    ap.add_argument("--images", help="image folder (sub-folders = labels), builtin:lfw or builtin:digits8x8; "
+                                     "default: builtin held-out digits")
     ap.add_argument("--query", action="append", default=[], help="query image for the retrieval grid (repeatable)")
     ap.add_argument("--out", default="runs/image_features", help="output folder")
     ap.add_argument("-k", type=int, default=8, help="neighbours per query in the grid")

@@ -29,8 +29,8 @@ def prepare_images(
 @app.command(context_settings=HELP)
 def embed(
     model: Path = typer.Argument(..., help="Vision model (.safetensors: mae or vit) or exported encoder (.pte/.onnx)."),
-    images: Path = typer.Option(None, "--images", "-i", help="Image folder (sub-folders = labels). "
-                                                             "Default: the builtin digits, held-out split."),
+    images: str = typer.Option(None, "--images", "-i", help="Image folder (sub-folders = labels), or builtin:lfw "
+                               "(faces vs non-faces) / builtin:digits8x8. Default: the builtin digits, held-out split."),
     out: Path = typer.Option(Path("runs/embed"), "--out", "-o", help="Folder for PNGs, results.json, table.md."),
     query: list[Path] = typer.Option(None, "--query", "-q", help="Query image(s) for the retrieval grid."),
     k: int = typer.Option(8, help="Neighbours shown per query."),
@@ -38,7 +38,8 @@ def embed(
     projection: str = typer.Option("pca", help="2-D map of the features: pca or tsne."),
     probe: bool = typer.Option(True, help="Also fit a linear probe (logistic regression)."),
 ) -> None:
-    """Embed images: retrieval grid, k-NN accuracy (k=20, T=0.07) and linear probe, feature map, MAE reconstructions."""
+    """Embed images: retrieval grid, k-NN accuracy (k=20, T=0.07) and linear probe beside raw pixels, feature map,
+    MAE reconstructions."""
     from edge_ssl.errors import EdgeSSLError
     from edge_ssl.vision.embed import run_embed, score_table
 

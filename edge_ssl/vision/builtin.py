@@ -5,6 +5,8 @@
   400..499 within the class) is ``test`` (1000 digits), the first four are ``train`` (4000).
 - ``skimage.data`` photos (astronaut, coffee, chelsea, ...): seeded random crops, unlabeled, which give
   MAE natural-image texture next to the digits.
+- Labeled evaluation sets beside the digits (``builtin:<name>`` in ``edge-ssl embed --images``):
+  scikit-image's ``lfw_subset`` (faces vs non-faces, 25x25) and scikit-learn's 8x8 digits.
 """
 from __future__ import annotations
 
@@ -83,6 +85,39 @@ def load_digits(split: str = "train", channels: int = 3, path: str | None = None
             labels.append(label)
             names.append(f"digits/{i // PER_ROW:02d}_{i % PER_ROW:02d}")
     return ImageSet(images, labels, names, [str(d) for d in range(10)])
+
+
+def load_lfw_subset(channels: int = 3) -> ImageSet:
+    """scikit-image's ``lfw_subset``: 200 gray 25x25 crops from Labeled Faces in the Wild, 100 faces then
+    100 non-faces (background from the same photos). Labels 0 = face, 1 = non-face."""
+    try:
+        import skimage.data
+    except ImportError:
+        raise EdgeSSLError("the lfw set needs scikit-image: pip install scikit-image") from None
+    arr = np.asarray(skimage.data.lfw_subset())  # (200, 25, 25) float in [0, 1]
+    arr = (arr * 255).round().astype(np.uint8) if arr.dtype.kind == "f" else arr.astype(np.uint8)
+    return ImageSet([to_channels(a, channels) for a in arr], [0] * 100 + [1] * 100,
+                    [f"lfw/{i:03d}" for i in range(len(arr))], ["face", "non-face"])
+
+
+def load_digits8x8(channels: int = 3) -> ImageSet:
+    """scikit-learn's ``load_digits``: 1797 8x8 digits (UCI optdigits, 0..16 gray levels -> 0..255), another
+    writers' digits at another resolution than the OpenCV sheet."""
+    from sklearn.datasets import load_digits as sk_digits
+
+    d = sk_digits()
+    arr = (d.images * (255 / 16)).round().astype(np.uint8)  # (1797, 8, 8)
+    return ImageSet([to_channels(a, channels) for a in arr], d.target.tolist(),
+                    [f"digits8x8/{i:04d}" for i in range(len(arr))], [str(c) for c in range(10)])
+
+
+LABELED_SETS = {"lfw": load_lfw_subset, "digits8x8": load_digits8x8}  # builtin:<name>, split 80/20 per class
+
+
+def load_labeled_set(name: str, channels: int = 3) -> ImageSet:
+    if name not in LABELED_SETS:
+        raise EdgeSSLError(f"unknown builtin image set {name!r}; choose from digits, {', '.join(LABELED_SETS)}")
+    return LABELED_SETS[name](channels)
 
 
 def photo_crops(n: int, size: int, channels: int = 3, seed: int = 0) -> ImageSet:

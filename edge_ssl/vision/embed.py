@@ -1,9 +1,10 @@
 """The image-feature demo behind ``edge-ssl embed`` and ``apps/image_features.py``.
 
-Embed a folder of images (or the held-out digits) with an encoder -- a model file (``.safetensors``) or an
-exported artifact (``.pte``/``.onnx``) -- then: nearest-neighbour retrieval grids, k-NN accuracy (DINO:
-k=20, T=0.07) and a linear probe on the labels, a 2-D map of the features, and MAE reconstructions.
-``baseline="random"`` scores the same architecture randomly initialised in the same run, for one table.
+Embed a folder of images (or the held-out digits, or another builtin set) with an encoder -- a model file
+(``.safetensors``) or an exported artifact (``.pte``/``.onnx``) -- then: nearest-neighbour retrieval grids,
+k-NN accuracy (DINO: k=20, T=0.07; on L2-normalised and on standardised features) and a linear probe on the
+labels, a 2-D map of the features, and MAE reconstructions. Every table, grid and map carries the raw
+pixels as a baseline (same protocol); ``baseline="random"`` adds the same architecture randomly initialised.
 """
 from __future__ import annotations
 
@@ -20,8 +21,9 @@ from edge_ssl.errors import EdgeSSLError
 from edge_ssl.io import atomic_write_text
 from edge_ssl.models.mae import MaskedAutoencoder
 from edge_ssl.models.vit import ViT, ViTConfig
-from edge_ssl.vision.builtin import ImageSet, load_digits
-from edge_ssl.vision.evaluate import EmbedFn, evaluate_features, extract_features, split_labeled, vit_embed_fn
+from edge_ssl.vision.builtin import ImageSet, load_digits, load_labeled_set
+from edge_ssl.vision.evaluate import (EmbedFn, evaluate_features, extract_features, pixel_embed_fn, split_labeled,
+                                      standardize, vit_embed_fn)
 from edge_ssl.vision.images import center_view, denormalize, load_image
 from edge_ssl.vision.knn import nearest
 from edge_ssl.vision.patches import patchify, unpatchify
@@ -103,18 +105,28 @@ def reconstructions(mae: MaskedAutoencoder, images: list[np.ndarray], seed: int 
     return to_np(x), pix_mask[:, :1].permute(0, 2, 3, 1).numpy() > 0.5, to_np(recon)
 
 
-def _retrieval(enc: Encoder, gallery: ImageSet, gallery_feats: torch.Tensor, queries: list[np.ndarray],
-               query_titles: list[str], query_labels: list[int], k: int, path: Path) -> None:
-    q = torch.stack([center_view(a, enc.image_size) for a in queries])
-    sims, idx = nearest(gallery_feats, enc.embed(q).float(), k)
+def _retrieval(encoders: dict[str, Encoder], gallery: ImageSet, gallery_feats: dict[str, torch.Tensor],
+               queries: list[np.ndarray], query_titles: list[str], query_labels: list[int], k: int, path: Path) -> None:
+    """One row per (query, encoder): the k nearest gallery images by cosine similarity of standardised
+    features (the k-NN's BN protocol, which spreads similarities that raw L2 features crowd near 1).
+    Neighbour titles: rank, label, similarity to 3 decimals."""
     cls = gallery.classes
     name = lambda lab: (cls[lab] if 0 <= lab < len(cls) and cls[lab] else str(lab)) if lab >= 0 else "?"  # noqa: E731
-    neighbours = [[display(gallery.images[j]) for j in row.tolist()] for row in idx]
-    titles = [[f"{name(gallery.labels[j])} {s:.2f}" for j, s in zip(row.tolist(), srow.tolist())]
-              for row, srow in zip(idx, sims)]
-    correct = [[(gallery.labels[j] == ql) if ql >= 0 else None for j in row.tolist()]
-               for row, ql in zip(idx, query_labels)]
-    plots.retrieval_grid([display(a) for a in queries], query_titles, neighbours, titles, path, correct)
+    rows: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+    for enc_name, enc in encoders.items():
+        q = enc.embed(torch.stack([center_view(a, enc.image_size) for a in queries])).float()  # (M, D)
+        g, q = standardize(gallery_feats[enc_name], q)
+        rows[enc_name] = nearest(g, q, k)  # (M, k) similarities, (M, k) indices
+    imgs, titles, neighbours, labels, correct = [], [], [], [], []
+    for i, (img, title, ql) in enumerate(zip(queries, query_titles, query_labels)):
+        for enc_name, (sims, idx) in rows.items():
+            imgs.append(display(img))
+            titles.append(f"{title} | {enc_name}"[:24])
+            row, srow = idx[i].tolist(), sims[i].tolist()
+            neighbours.append([display(gallery.images[j]) for j in row])
+            labels.append([f"#{r + 1} {name(gallery.labels[j])} {s:.3f}" for r, (j, s) in enumerate(zip(row, srow))])
+            correct.append([(gallery.labels[j] == ql) if ql >= 0 else None for j in row])
+    plots.retrieval_grid(imgs, titles, neighbours, labels, path, correct)
 
 
 def _load_queries(paths: list[str], channels: int) -> tuple[list[np.ndarray], list[str]]:
@@ -133,13 +145,16 @@ def run_embed(model: str | Path, out_dir: str | Path, images: str | Path | None 
     out.mkdir(parents=True, exist_ok=True)
     enc = open_encoder(model)
     problems: list[str] = []
-    if images is None:  # the builtin digits: gallery = training split, evaluation on the held-out split
+    if images is None or str(images) == "builtin:digits":  # gallery = training split, held-out split scored
         gallery, test = load_digits("train", enc.channels), load_digits("test", enc.channels)
         source = "builtin digits (train 4000 / held-out 1000)"
     else:
-        from edge_ssl.vision.folder import load_image_folder
+        if str(images).startswith("builtin:"):
+            allimg = load_labeled_set(str(images).split(":", 1)[1], enc.channels)
+        else:
+            from edge_ssl.vision.folder import load_image_folder
 
-        allimg, problems = load_image_folder(images, enc.channels, max_side=2 * enc.image_size)
+            allimg, problems = load_image_folder(images, enc.channels, max_side=2 * enc.image_size)
         tr, te = split_labeled(allimg, 0.2, seed)
         unlabeled = [i for i, lab in enumerate(allimg.labels) if lab < 0]
         pick = lambda ix: ImageSet([allimg.images[i] for i in ix], [allimg.labels[i] for i in ix],  # noqa: E731
@@ -149,7 +164,8 @@ def run_embed(model: str | Path, out_dir: str | Path, images: str | Path | None 
         source = f"{images} ({len(allimg)} images, {len(allimg.classes)} classes, {len(problems)} unreadable)"
     log.info("embedding %s", source)
 
-    encoders = {"model": enc}
+    # the model, the raw pixels it sees (the baseline of every table and picture), optionally random init
+    encoders = {"model": enc, "raw pixels": Encoder(pixel_embed_fn(), enc.image_size, enc.channels)}
     if baseline == "random":
         if enc.config is None:
             raise EdgeSSLError("--baseline random needs a model file (.safetensors), not an exported artifact")
@@ -158,32 +174,36 @@ def run_embed(model: str | Path, out_dir: str | Path, images: str | Path | None 
         raise EdgeSSLError(f"unknown baseline {baseline!r} (only 'random')")
 
     results: dict = {"model": str(model), "data": source, "unreadable": problems, "scores": {}}
+    gallery_feats, test_feats = {}, {}
     for name, e in encoders.items():
-        g = extract_features(e.embed, gallery, e.image_size)
-        t = extract_features(e.embed, test, e.image_size) if len(test) else None
-        if t is not None and len(set(gallery.labels) - {-1}) >= 2:
-            results["scores"][name] = evaluate_features(g, gallery.labels, t, test.labels, probe=probe)
-        if name != "model":
-            continue
-        # pictures for the model under test
-        if queries:
-            q_imgs, q_titles = _load_queries(list(queries), enc.channels)
-            q_labels = [-1] * len(q_imgs)
-        else:
-            src = test if len(test) else gallery
-            pick = _one_per_class(src, num_queries, seed)
-            q_imgs = [src.images[i] for i in pick]
-            q_labels = [src.labels[i] for i in pick]
-            q_titles = [f"query {src.classes[lab] if 0 <= lab < len(src.classes) else '?'}" for lab in q_labels]
-        _retrieval(e, gallery, g, q_imgs, q_titles, q_labels, k, out / "retrieval.png")
-        shown = test if len(test) else gallery
-        feats = t if t is not None else g
-        plots.projection_plot(feats, shown.labels, shown.classes, out / f"{projection}.png", projection,
-                              title=f"{projection.upper()} of {Path(str(model)).name} features")
-        if e.mae is not None:
-            src = test if len(test) else gallery
-            orig, mask, recon = reconstructions(e.mae, [src.images[i] for i in _one_per_class(src, 8, seed)], seed)
-            plots.reconstruction_grid(orig, mask, recon, out / "reconstructions.png")
+        gallery_feats[name] = extract_features(e.embed, gallery, e.image_size)  # (N, D)
+        test_feats[name] = extract_features(e.embed, test, e.image_size) if len(test) else None  # (M, D)
+        if test_feats[name] is not None and len(set(gallery.labels) - {-1}) >= 2:
+            results["scores"][name] = evaluate_features(gallery_feats[name], gallery.labels, test_feats[name],
+                                                        test.labels, probe=probe)
+    # pictures: the model beside the raw pixels
+    shown = {name: encoders[name] for name in ("model", "raw pixels")}
+    if queries:
+        q_imgs, q_titles = _load_queries(list(queries), enc.channels)
+        q_labels = [-1] * len(q_imgs)
+    else:
+        src = test if len(test) else gallery
+        pick = _one_per_class(src, num_queries, seed)
+        q_imgs = [src.images[i] for i in pick]
+        q_labels = [src.labels[i] for i in pick]
+        q_titles = [f"query {src.classes[lab] if 0 <= lab < len(src.classes) else '?'}" for lab in q_labels]
+    _retrieval(shown, gallery, gallery_feats, q_imgs, q_titles, q_labels, k, out / "retrieval.png")
+    on = test if len(test) else gallery
+    for name in shown:
+        feats = test_feats[name] if len(test) else gallery_feats[name]
+        suffix = "" if name == "model" else "_pixels"
+        what = Path(str(model)).name if name == "model" else "raw pixel"
+        plots.projection_plot(feats, on.labels, on.classes, out / f"{projection}{suffix}.png", projection,
+                              title=f"{projection.upper()} of {what} features")
+    if enc.mae is not None:
+        src = test if len(test) else gallery
+        orig, mask, recon = reconstructions(enc.mae, [src.images[i] for i in _one_per_class(src, 8, seed)], seed)
+        plots.reconstruction_grid(orig, mask, recon, out / "reconstructions.png")
     atomic_write_text(out / "results.json", json.dumps(results, indent=2) + "\n")
     atomic_write_text(out / "table.md", score_table(results["scores"]))
     return results
@@ -203,11 +223,14 @@ def _one_per_class(images: ImageSet, n: int, seed: int) -> list[int]:
 
 
 def score_table(scores: dict[str, dict[str, float]]) -> str:
-    """A markdown table: encoder | k-NN top-1 | k-NN top-5 | linear probe."""
+    """A markdown table: encoder | k-NN top-1/top-5 on L2-normalised features | the same on standardised
+    (BN) features | linear probe."""
     if not scores:
         return "no labeled held-out images: nothing to score\n"
-    lines = ["| encoder | k-NN top-1 (k=20, T=0.07) | k-NN top-5 | linear probe |", "|---|---|---|---|"]
+    lines = ["| encoder | k-NN top-1 (k=20, T=0.07) | k-NN top-5 | k-NN top-1, BN features | k-NN top-5, BN | "
+             "linear probe |", "|---|---|---|---|---|---|"]
     fmt = lambda v: f"{100 * v:.1f}%" if v is not None else "-"  # noqa: E731
     for name, s in scores.items():
-        lines.append(f"| {name} | {fmt(s.get('knn_top1'))} | {fmt(s.get('knn_top5'))} | {fmt(s.get('linear_probe'))} |")
+        cells = [fmt(s.get(k)) for k in ("knn_top1", "knn_top5", "knn_bn_top1", "knn_bn_top5", "linear_probe")]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

@@ -1,7 +1,13 @@
 """Frozen-feature evaluation: extract features for an image set, then k-NN (DINO) and a linear probe.
 
-A feature extractor is any ``embed(images (B, C, S, S) normalised) -> (B, D)``: the eager ViT, or an
-exported artifact through a Runner (``edge_ssl.vision.embed``).
+A feature extractor is any ``embed(images (B, C, S, S) normalised) -> (B, D)``: the eager ViT, an
+exported artifact through a Runner (``edge_ssl.vision.embed``), or the raw pixels themselves (the baseline
+every table carries: a learned feature that loses to it has learned nothing usable).
+
+Two k-NN protocols are scored on the same features: DINO's (L2-normalised features) and the same vote on
+features first standardised with the training set's per-dimension mean and variance, which is the
+non-affine BatchNorm MAE puts before its linear probe (He et al. 2022, Sec. A.2). The linear probe always
+sees standardised features.
 """
 from __future__ import annotations
 
@@ -20,6 +26,21 @@ from edge_ssl.vision.probe import linear_probe
 log = logging.getLogger(__name__)
 
 EmbedFn = Callable[[torch.Tensor], torch.Tensor]
+
+
+def pixel_embed_fn() -> EmbedFn:
+    """The raw-pixel baseline: the same normalised centre view an encoder sees, flattened. (B, C, S, S) -> (B, C*S*S)."""
+    def embed(x: torch.Tensor) -> torch.Tensor:
+        return x.flatten(1)
+    return embed
+
+
+def standardize(train_feats: torch.Tensor, *others: torch.Tensor, eps: float = 1e-6) -> list[torch.Tensor]:
+    """Non-affine BatchNorm with the training features' statistics (MAE's probe: ``BatchNorm1d(affine=False,
+    eps=1e-6)``): every (N, D) tensor -> (x - mean) / sqrt(var + eps), mean/var over ``train_feats``."""
+    mean = train_feats.mean(dim=0)
+    scale = (train_feats.var(dim=0, unbiased=False) + eps).rsqrt()
+    return [(f - mean) * scale for f in (train_feats, *others)]
 
 
 def vit_embed_fn(vit: ViT) -> EmbedFn:
@@ -43,11 +64,16 @@ def extract_features(embed: EmbedFn, images: ImageSet, size: int, batch_size: in
 def evaluate_features(train_feats: torch.Tensor, train_labels: list[int], test_feats: torch.Tensor,
                       test_labels: list[int], probe: bool = True, k: int = 20, temperature: float = 0.07
                       ) -> dict[str, float]:
-    """k-NN top-1/top-5 (and the linear-probe accuracy) of labeled features; unlabeled (-1) items are left out."""
+    """k-NN top-1/top-5 on L2-normalised features (``knn_top1``/``knn_top5``) and on standardised ones
+    (``knn_bn_top1``/``knn_bn_top5``), and the linear-probe accuracy, of labeled features; unlabeled (-1)
+    items are left out."""
     tr = torch.tensor(train_labels)
     te = torch.tensor(test_labels)
     keep_tr, keep_te = tr >= 0, te >= 0
     scores = knn_accuracy(train_feats[keep_tr], tr[keep_tr], test_feats[keep_te], te[keep_te], k, temperature)
+    g, t = standardize(train_feats[keep_tr], test_feats[keep_te])
+    bn = knn_accuracy(g, tr[keep_tr], t, te[keep_te], k, temperature)
+    scores.update({f"knn_bn_{key.split('_')[1]}": v for key, v in bn.items()})
     if probe:
         scores["linear_probe"] = linear_probe(train_feats[keep_tr].numpy(), tr[keep_tr].numpy(),
                                               test_feats[keep_te].numpy(), te[keep_te].numpy())

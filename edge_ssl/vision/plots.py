@@ -51,8 +51,8 @@ def retrieval_grid(queries: list[np.ndarray], query_titles: list[str], neighbour
                       "black" if ok is None else ("green" if ok else "red"))
             else:
                 ax.axis("off")
-    fig.suptitle("query (left) and its nearest neighbours by cosine similarity", fontsize=9)
-    fig.tight_layout()
+    fig.suptitle("query (left) and its nearest neighbours: #rank, label, cosine similarity", fontsize=9)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.3 / rows))  # leave the suptitle its own line
     _save(fig, path)
 
 
