@@ -36,7 +36,8 @@ class Segmenter:
     def accept(self, samples: np.ndarray) -> list[Segment]:
         """samples (N,) float32 -> segments closed by them (final ones and dropped ``too_short`` ones)."""
         self.total += len(samples)
-        return [seg for speech in self.vad.accept(samples) if (seg := self.endpointer.update(speech))]
+        decisions = self.vad.accept(samples)
+        return [seg for speech, prob in zip(decisions, self.vad.last_probs) if (seg := self.endpointer.update(speech, prob))]
 
     def flush(self) -> list[Segment]:
         seg = self.endpointer.flush(self.total)

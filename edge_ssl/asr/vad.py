@@ -142,22 +142,25 @@ class VadStream:
         self.pending = np.zeros(0, dtype=np.float32)
         self.speaking = False
         self.windows = 0  # windows decided so far; window i covers samples [512 i, 512 (i + 1))
+        self.last_probs: list[float] = []  # speech probability of each window decided by the last accept()
 
     def reset(self) -> None:
         self.detector.reset()
         self.pending = np.zeros(0, dtype=np.float32)
         self.speaking = False
         self.windows = 0
+        self.last_probs = []
 
     def accept(self, samples: np.ndarray) -> list[bool]:
         """samples (N,) float32 -> a decision for each window completed by them (possibly none)."""
         buf = np.concatenate([self.pending, np.asarray(samples, dtype=np.float32)])
         n = len(buf) // WINDOW
-        out = []
+        out, self.last_probs = [], []
         for i in range(n):
             p = self.detector.prob(buf[i * WINDOW:(i + 1) * WINDOW])
             self.speaking = p >= self.on if not self.speaking else p >= self.off
             out.append(self.speaking)
+            self.last_probs.append(p)
         self.pending = buf[n * WINDOW:].copy()
         self.windows += n
         return out

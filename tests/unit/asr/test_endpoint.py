@@ -6,9 +6,10 @@ from edge_ssl.asr.endpoint import EndpointConfig, Endpointer
 W, SR = 512, 16000
 
 
-def run(decisions, cfg, total=None):
+def run(decisions, cfg, total=None, probs=None):
     ep = Endpointer(cfg, SR, W)
-    out = [seg for d in decisions if (seg := ep.update(bool(d)))]
+    probs = probs if probs is not None else [float(d) for d in decisions]
+    out = [seg for d, p in zip(decisions, probs) if (seg := ep.update(bool(d), p))]
     if total is not None and (seg := ep.flush(total)):
         out.append(seg)
     return out
@@ -58,8 +59,38 @@ def test_flush_closes_the_open_utterance_at_end_of_stream():
     assert run([0] * 3, cfg(), total=3 * W) == []
 
 
+def test_commit_silence_ends_a_segment_early_and_the_next_one_joins_its_line():
+    # pauses of 4 windows (0.128 s) and then 20 windows: commit after 3 windows, a line ends after 10
+    segs = run([1] * 20 + [0] * 4 + [1] * 20 + [0] * 20 + [1] * 20 + [0] * 3, cfg(commit_silence=0.096))
+    assert [(s.speech_end, s.detected_at, s.joins) for s in segs] == [
+        (20 * W, 23 * W, False),   # committed 3 windows after speech, before the pause is over
+        (44 * W, 47 * W, True),    # speech resumed within trailing_silence: the same line goes on
+        (84 * W, 87 * W, False)]   # after 20 silent windows: a new line
+    assert segs[1].start == segs[0].end  # pads never overlap
+
+
+def test_commit_waits_while_the_vad_is_unsure_about_the_pause():
+    c = cfg(commit_silence=0.096, commit_max_prob=0.1, trailing_silence=0.5)  # trailing: 16 windows
+    decisions = [1] * 20 + [0] * 20
+    sure = run(decisions, c, probs=[0.9] * 20 + [0.02] * 20)
+    assert [s.detected_at for s in sure] == [23 * W]
+    # a hesitant dip (prob 0.3 for 3 windows, then 0.02): committed once the pause's mean is <= 0.1, after
+    # 11 windows ((0.9 + 8 * 0.02) / 11 = 0.096; after 10 it is 0.104)
+    unsure = run(decisions, c, probs=[0.9] * 20 + [0.3] * 3 + [0.02] * 17)
+    assert [s.detected_at for s in unsure] == [31 * W]
+    # never sure: the trailing-silence rule still ends it
+    assert [s.detected_at for s in run(decisions, c, probs=[0.9] * 20 + [0.3] * 20)] == [36 * W]
+
+
+def test_without_commit_silence_probabilities_change_nothing():
+    decisions = [0] * 5 + [1] * 20 + [0] * 12
+    assert run(decisions, cfg(), probs=[0.3] * 37) == run(decisions, cfg())
+
+
 @pytest.mark.parametrize("kw", [dict(trailing_silence=0), dict(speech_pad=0.5, trailing_silence=0.3),
-                                dict(max_utterance=0.05)])
+                                dict(max_utterance=0.05), dict(commit_silence=0.4, trailing_silence=0.32),
+                                dict(commit_silence=0.064, speech_pad=0.1), dict(commit_silence=0),
+                                dict(commit_silence=0.1, commit_max_prob=0)])
 def test_bad_configs_are_rejected(kw):
     with pytest.raises(ValueError):
         cfg(**kw).validate()

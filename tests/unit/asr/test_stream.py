@@ -136,3 +136,36 @@ def test_speech_longer_than_max_utterance_is_cut_and_still_matches_offline_segme
     assert all(s.end - s.start <= 1.5 * 16000 for s in offline)
     if mode == "redecode":
         assert [f.text for f in finals] == [transcribe_wave(rec, wave[s.start:s.end]) for s in offline]
+
+
+@pytest.fixture(scope="module")
+def paused():
+    """"good morning" and "everyone" with a 0.25 s pause between (one line), then "see you later" 0.9 s on."""
+    return build_dialogue(["good morning", "everyone", "see you later"], [0.4, 0.25, 0.9, 0.6])
+
+
+def live_events(rec, wave, chunk=512):
+    from edge_ssl.asr.endpoint import live_endpoint
+
+    sess = StreamingSession(rec, Segmenter(SileroVad(), endpoint_cfg=live_endpoint()))
+    events = sum((sess.accept(wave[i:i + chunk]) for i in range(0, len(wave), chunk)), []) + sess.finish()
+    return sess, events
+
+
+@pytest.mark.parametrize("chunk", [512, 4800])
+def test_live_rules_commit_at_a_short_pause_then_append(rec, paused, chunk):
+    from edge_ssl.asr.endpoint import live_endpoint
+
+    wave, spans = paused
+    sess, events = live_events(rec, wave, chunk)
+    finals = [e for e in events if isinstance(e, Final)]
+    offline = segment_wave(wave, SileroVad(), endpoint_cfg=live_endpoint())
+    assert [f.segment for f in finals] == offline
+    assert [f.segment.joins for f in finals] == [False, True, False]  # the 0.25 s pause keeps the line going
+    assert all(f.segment.reason == "silence" for f in finals)
+    # each final equals the offline decode of its segment; fed window by window (a microphone's 32 ms blocks),
+    # it is the decode made speculatively in the pause, before the commit
+    assert sess.early_hits == (len(finals) if chunk == 512 else sess.early_hits)
+    assert [f.text for f in finals] == [transcribe_wave(rec, wave[s.start:s.end]) for s in offline]
+    # committed 0.096 s after the VAD's end of speech (+ one window), far sooner than the 0.5 s line end
+    assert all(0.096 <= f.latency.hangover <= 0.096 + 512 / 16000 for f in finals)
