@@ -2,8 +2,9 @@
 """Live speech recognition from a microphone, start to finish in one page (sherpa-onnx's mic examples' shape).
 
 A recorder callback fills a queue; the main loop feeds the audio to the VAD + endpointer; while someone
-speaks, the growing segment is re-decoded every ~200 ms (partial); at the endpoint it is decoded once more
-(final). The same library code as ``edge-ssl listen``, without the options.
+speaks, the growing segment is re-decoded every ~200 ms (partial); after a short pause its text is committed
+(final) and later speech is appended to the same line. The same library code as ``edge-ssl listen``,
+without the options.
 
     python apps/live_asr.py --model runs/ctc_tiny/model.safetensors      # or an exported .onnx / .pte
     python apps/live_asr.py --model m.onnx --device 2                    # --list-devices shows the indices
@@ -13,6 +14,7 @@ No sound card? ``edge_ssl.audio.sources.make_virtual_microphone`` plays a file a
 import argparse
 import sys
 
+from edge_ssl.asr.endpoint import live_endpoint
 from edge_ssl.asr.stream import Final, open_session
 from edge_ssl.audio.sources import MicSource, format_devices, list_input_devices
 from edge_ssl.errors import EdgeSSLError
@@ -32,22 +34,31 @@ def main() -> None:
     if not args.model:
         sys.exit("error: pass --model (train one with `edge-ssl finetune`, export with `edge-ssl export`)")
 
-    session = open_session(args.model)                  # recognizer + Silero VAD + endpoint rules
+    session = open_session(args.model, endpoint=live_endpoint())  # recognizer + Silero VAD + endpoint rules
     mic = MicSource(args.device, session.sr, max_seconds=args.seconds)  # callback -> queue -> model rate
     print(f"listening on {mic.device['name']} ({mic.in_rate} Hz); Ctrl-C to stop", file=sys.stderr)
 
+    line = ""                                           # committed text of this line: only ever appended to
     with mic:
         try:
             for chunk in mic:                           # the main loop: never inside the audio callback
                 for event in session.accept(chunk.samples, chunk.arrived):
-                    if isinstance(event, Final):
-                        print(f"\r\033[K{event.text}   ({event.latency.total * 1000:.0f} ms)")
-                    else:
-                        print(f"\r\033[K{event.text}", end="", flush=True)
+                    if isinstance(event, Final):        # committed after a short pause
+                        if not event.segment.joins and line:
+                            print(f"\r\033[K{line}")  # speech resumed after a long pause: a new line
+                            line = ""
+                        line = f"{line} {event.text}".strip()
+                        print(f"\r\033[K{line}", end="", flush=True)
+                    else:                               # partial: drawn after the committed text
+                        print(f"\r\033[K{line} \033[33m{event.text}\033[0m", end="", flush=True)
         except KeyboardInterrupt:
             pass
     for event in session.finish():                      # the utterance in progress at the end, if any
-        print(f"\r\033[K{event.text}")
+        if not event.segment.joins and line:
+            print(f"\r\033[K{line}")
+            line = ""
+        line = f"{line} {event.text}".strip()
+    print(f"\r\033[K{line}")
     print(session.stats.format(), file=sys.stderr)
     print(f"input overflows: {mic.overflows}, dropped frames: {mic.dropped}", file=sys.stderr)
 

@@ -5,14 +5,18 @@ from pathlib import Path
 
 import typer
 
+from edge_ssl.asr.endpoint import LIVE_COMMIT_SILENCE, LIVE_SPEECH_PAD
 from edge_ssl.cli.app import app
 
 
 class LiveDisplay:
-    """Finals are printed as lines; the partial of the utterance in progress is redrawn under them.
+    """Committed text is shown at once and only ever appended to; the partial of the speech in progress follows it.
 
-    On a terminal the partial is a rich ``Live`` line; otherwise (a pipe, a log) partials are printed
-    as their own ``..`` lines so nothing relies on cursor movement.
+    A final whose segment ``joins`` the previous one (speech resumed after a short pause) extends the same
+    line; any other final starts a new line. On a terminal the open line and the partial (yellow) are a rich
+    ``Live`` area, and a line is printed for good when the next one starts (or on exit). Otherwise (a pipe, a
+    log) every final is printed as it comes, continuations prefixed with ``+``, and partials as ``..`` lines,
+    so nothing relies on cursor movement.
     """
 
     def __init__(self, sample_rate: int, console=None):
@@ -22,6 +26,7 @@ class LiveDisplay:
         self.sr = sample_rate
         self.live = None
         self.last_partial = ""
+        self.line: list = []  # finals of the open line, in order
 
     def __enter__(self) -> "LiveDisplay":
         if self.console.is_terminal:
@@ -34,7 +39,38 @@ class LiveDisplay:
 
     def __exit__(self, *exc) -> None:
         if self.live is not None:
+            self._print_line()
             self.live.__exit__(*exc)
+
+    @property
+    def text(self) -> str:
+        """The committed text of the open line."""
+        return " ".join(f.text for f in self.line if f.text)
+
+    def _line_text(self, finals: list, cont: bool = False):
+        from rich.text import Text
+
+        a, b = finals[0].segment.start / self.sr, finals[-1].segment.end / self.sr
+        lat = finals[-1].latency
+        return Text.assemble("+ " if cont else "", (f"[{a:7.2f} - {b:7.2f}] ", "cyan"),
+                             " ".join(f.text for f in finals if f.text) or "…",
+                             (f"  ({(lat.total - lat.display) * 1000:.0f} ms)", "dim"))
+
+    def _print_line(self) -> None:
+        from rich.text import Text
+
+        if self.line:
+            self.live.update(Text(""), refresh=True)  # clear the live area first, or printing redraws it
+            self.console.print(self._line_text(self.line))
+        self.line = []
+
+    def _redraw(self) -> None:
+        from rich.text import Text
+
+        shown = self._line_text(self.line) if self.line else Text("")
+        if self.last_partial:
+            shown.append(("\n" if self.line else "") + "… " + self.last_partial, style="yellow")
+        self.live.update(shown, refresh=True)
 
     def __call__(self, ev) -> None:
         from rich.text import Text
@@ -42,17 +78,19 @@ class LiveDisplay:
         from edge_ssl.asr.stream import Final
 
         if isinstance(ev, Final):
-            s = ev.segment
-            line = Text.assemble((f"[{s.start / self.sr:7.2f} - {s.end / self.sr:7.2f}] ", "cyan"), ev.text or "…",
-                                 (f"  ({(ev.latency.total - ev.latency.display) * 1000:.0f} ms)", "dim"))
             self.last_partial = ""
-            if self.live is not None:
-                self.live.update(Text(""), refresh=True)  # clear the partial first, or printing redraws it
-            self.console.print(line)
+            if self.live is None:
+                self.console.print(self._line_text([ev], cont=ev.segment.joins and bool(self.line)))
+                self.line = (self.line if ev.segment.joins else []) + [ev]
+                return
+            if not ev.segment.joins:
+                self._print_line()
+            self.line.append(ev)
+            self._redraw()
         elif ev.text != self.last_partial:
             self.last_partial = ev.text
             if self.live is not None:
-                self.live.update(Text("… " + ev.text, style="yellow"), refresh=True)
+                self._redraw()
             else:
                 self.console.print(Text(".. " + ev.text, style="yellow"))
 
@@ -69,7 +107,10 @@ def listen(
     mode: str = typer.Option("redecode", help="redecode: re-run the model on the growing segment; "
                                               "chunked: encoder over chunks with left/right context."),
     vad: str = typer.Option("auto", help="auto (Silero if installed, else energy), silero or energy."),
-    trailing_silence: float = typer.Option(0.5, help="Seconds of silence after speech that end an utterance."),
+    trailing_silence: float = typer.Option(0.5, help="Seconds of silence after speech that end a line of text."),
+    commit_silence: float = typer.Option(LIVE_COMMIT_SILENCE, help="Seconds of sure pause after which the text "
+                                         "so far is shown for good (appended to if speech resumes); 0: off, "
+                                         "text is shown at the end of the line."),
     min_speech: float = typer.Option(0.25, help="Speech shorter than this (s) is ignored."),
     max_utterance: float = typer.Option(20.0, help="Utterances are cut at this length (s)."),
     partial_interval: float = typer.Option(0.2, help="Seconds of audio between partial results."),
@@ -78,7 +119,7 @@ def listen(
                                             "inf: never (e.g. for an unpaced virtual microphone)."),
 ) -> None:
     """Live transcription: partial text while you speak, the final text at each endpoint, latency on exit."""
-    from edge_ssl.asr.endpoint import EndpointConfig
+    from edge_ssl.asr.endpoint import live_endpoint
     from edge_ssl.asr.stream import StreamConfig, open_session, run_stream
     from edge_ssl.asr.vad import VadConfig
     from edge_ssl.audio.sources import FileSource, MicSource, format_devices, list_input_devices, resolve_input_device
@@ -96,8 +137,9 @@ def listen(
     if not replay:
         resolve_input_device(device)  # a bad --device fails before the model is loaded
     try:
-        endpoint = EndpointConfig(trailing_silence=trailing_silence, min_speech=min_speech,
-                                  max_utterance=max_utterance, speech_pad=min(0.1, trailing_silence))
+        endpoint = live_endpoint(trailing_silence=trailing_silence, min_speech=min_speech, max_utterance=max_utterance,
+                                 commit_silence=commit_silence or None,
+                                 speech_pad=min(LIVE_SPEECH_PAD, commit_silence or trailing_silence))
         endpoint.validate()
         session = open_session(model, VadConfig(kind=vad), endpoint,
                                StreamConfig(mode=mode, partial_interval=partial_interval, max_lag=max_lag), threads)

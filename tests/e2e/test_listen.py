@@ -12,6 +12,7 @@ import pytest
 import soundfile as sf
 import torch
 
+from edge_ssl.asr.endpoint import live_endpoint
 from edge_ssl.asr.segment import build_dialogue, segment_wave
 from edge_ssl.asr.stream import StreamConfig, open_recognizer, open_session, run_stream, transcribe_wave
 from edge_ssl.asr.tokenizer import CharTokenizer
@@ -45,11 +46,12 @@ def setup(tmp_path_factory):
     return model, home, wav, spans
 
 
-def offline(model, wav):
+def offline(model, wav, endpoint=None):
     """Offline reference: the whole file resampled at once, VAD-segmented, each segment transcribed."""
     torch.set_num_threads(1)
     rec, wave = open_recognizer(model), load_audio(wav)
-    return [(s, transcribe_wave(rec, wave[s.start:s.end])) for s in segment_wave(wave, SileroVad())]
+    return [(s, transcribe_wave(rec, wave[s.start:s.end]))
+            for s in segment_wave(wave, SileroVad(), endpoint_cfg=endpoint)]
 
 
 def test_stream_from_portaudio_matches_offline_and_known_silences(setup, monkeypatch):
@@ -89,13 +91,16 @@ def test_listen_command_on_the_virtual_microphone(setup):
     out = subprocess.run([*EDGE_SSL, "listen", "--model", str(model), "--seconds", seconds, "--max-lag", "inf",
                           "--threads", "1"], capture_output=True, text=True, env=env, timeout=300)
     assert out.returncode == 0, out.stderr
-    finals = re.findall(r"^\[\s*([\d.]+) -\s*([\d.]+)\] (\S*)  \(\d+ ms\)$", out.stdout, re.M)
-    ref = offline(model, wav)
-    assert [t for _, _, t in finals] == [t for _, t in ref]
-    assert [round(float(a) * 16000) for a, _, _ in finals] == [pytest.approx(s.start, abs=80) for s, _ in ref]
+    # listen's live rules: each segment committed after a short pause, continuations marked "+"
+    finals = re.findall(r"^(\+ )?\[\s*([\d.]+) -\s*([\d.]+)\] (\S*)  \(\d+ ms\)$", out.stdout, re.M)
+    ref = offline(model, wav, live_endpoint())
+    assert [t for _, _, _, t in finals] == [t for _, t in ref]
+    assert [bool(c) for c, _, _, _ in finals] == [s.joins for s, _ in ref]
+    assert [round(float(a) * 16000) for _, a, _, _ in finals] == [pytest.approx(s.start, abs=80) for s, _ in ref]
+    assert sum(not s.joins for s, _ in ref) == len(spans)  # one line per spoken sentence
     assert re.search(r"^\.\. \S+", out.stdout, re.M)  # partials were shown
-    assert re.search(r"latency over 3 utterances \(end of speech -> final text\): total p50 \d+ ms / p90 \d+ ms",
-                     out.stdout)
+    assert re.search(rf"latency over {len(ref)} utterances \(end of speech -> final text\): total p50 \d+ ms / "
+                     r"p90 \d+ ms", out.stdout)
     assert "input overflows: 0; dropped input frames: 0" in out.stdout
 
 
