@@ -17,6 +17,7 @@ PRETRAIN_RECIPES = {
     "hubert": "pretrain_hubert",
     "data2vec": "pretrain_data2vec",
     "mae": "pretrain_mae",
+    "simclr": "pretrain_simclr",
 }
 
 
@@ -36,7 +37,7 @@ def pretrain(
     config: str = typer.Option(None, "--config", "-c", help=CONFIG_HELP),
     overrides: list[str] = typer.Argument(None, help=OVERRIDES_HELP),
 ) -> None:
-    """Self-supervised pretraining of a teacher (wav2vec 2.0, HuBERT, data2vec) or a ViT (MAE)."""
+    """Self-supervised pretraining of a teacher (wav2vec 2.0, HuBERT, data2vec) or a ViT (MAE, SimCLR)."""
     from edge_ssl.errors import EdgeSSLError
 
     if method not in PRETRAIN_RECIPES:

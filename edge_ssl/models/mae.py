@@ -13,7 +13,8 @@ import torch
 from torch import nn
 
 from edge_ssl.models.norm import LayerNorm
-from edge_ssl.models.vit import ViT, ViTConfig, init_mae_weights, sincos_pos_embed, transformer_stack, vit_config
+from edge_ssl.models.vit import (ViT, ViTConfig, init_mae_weights, sincos_pos_embed, transformer_stack, vit_config,
+                                 weight_decay_groups)
 from edge_ssl.objectives.mae import mae_loss
 from edge_ssl.vision.patches import patchify, random_masking
 
@@ -57,10 +58,7 @@ class MaskedAutoencoder(nn.Module):
 
     def param_groups(self) -> list[dict]:
         """Weight decay on matrices only: biases, norms, cls and mask tokens get none (MAE/timm)."""
-        decay = [p for p in self.parameters() if p.requires_grad and p.ndim > 1 and p.shape[:2] != (1, 1)]
-        ids = {id(p) for p in decay}
-        no_decay = [p for p in self.parameters() if p.requires_grad and id(p) not in ids]
-        return [{"params": decay}, {"params": no_decay, "weight_decay": 0.0}]
+        return weight_decay_groups(self)
 
     def random_masking(self, x: torch.Tensor, mask_ratio: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """x: (B, L, D) -> visible (B, K, D), mask (B, L) with 0 = keep, 1 = remove, ids_restore (B, L)."""

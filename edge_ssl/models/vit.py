@@ -107,6 +107,15 @@ def init_mae_weights(module: nn.Module) -> None:
             nn.init.zeros_(module.bias)
 
 
+def weight_decay_groups(module: nn.Module) -> list[dict]:
+    """Optimiser groups with weight decay on matrices only: biases, norms and (1, 1, D) tokens get none
+    (MAE/timm, MoCo v3; SimCLR likewise exempts biases and BN). Frozen parameters are left out."""
+    decay = [p for p in module.parameters() if p.requires_grad and p.ndim > 1 and p.shape[:2] != (1, 1)]
+    ids = {id(p) for p in decay}
+    no_decay = [p for p in module.parameters() if p.requires_grad and id(p) not in ids]
+    return [{"params": decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
 def transformer_stack(dim: int, depth: int, heads: int, mlp_ratio: float, eps: float) -> nn.ModuleList:
     """``depth`` pre-LN layers without dropout (MAE pretrains without dropout)."""
     return nn.ModuleList(

@@ -102,10 +102,34 @@ def center_view(arr: np.ndarray, size: int) -> torch.Tensor:
     return normalize(x[None])[0]
 
 
+def color_distort(x: torch.Tensor, strength: float, grayscale_p: float, gen: torch.Generator) -> torch.Tensor:
+    """SimCLR's colour distortion on a (C, H, W) image in [0, 1]: with p = 0.8 brightness, contrast and
+    saturation jitter of 0.8 x ``strength`` in random order, then grayscale with p = ``grayscale_p``
+    (Chen et al. 2020, Appendix A). Hue jitter (0.2 x strength) is left out: it needs an HSV round trip,
+    and the gray digits have no hue. -> (C, H, W) in [0, 1]."""
+    r = torch.rand(5, generator=gen).tolist()
+    if strength > 0 and r[0] < 0.8:
+        amount = 0.8 * strength
+        factors = (1 + amount * (2 * torch.rand(3, generator=gen) - 1)).clamp_min(0).tolist()  # each in [1-a, 1+a]
+        for op in torch.randperm(3, generator=gen).tolist():
+            if op == 0:  # brightness
+                x = x * factors[0]
+            elif op == 1:  # contrast: blend with the mean gray level
+                x = (x - x.mean()) * factors[1] + x.mean()
+            elif x.shape[0] == 3:  # saturation: blend with the grayscale image
+                gray = (0.299 * x[0] + 0.587 * x[1] + 0.114 * x[2])[None]
+                x = (x - gray) * factors[2] + gray
+            x = x.clamp(0, 1)
+    if x.shape[0] == 3 and r[1] < grayscale_p:
+        x = (0.299 * x[0] + 0.587 * x[1] + 0.114 * x[2])[None].expand(3, -1, -1).clone()
+    return x
+
+
 def random_resized_view(arr: np.ndarray, size: int, scale: tuple[float, float], hflip: bool,
-                        gen: torch.Generator) -> torch.Tensor:
+                        gen: torch.Generator, color: float = 0.0, grayscale_p: float = 0.0) -> torch.Tensor:
     """Training transform (MAE: RandomResizedCrop + flip): a random square-ish crop covering ``scale`` of
-    the area, aspect 3/4..4/3, resized to ``size``; optional horizontal flip. -> normalised (C, size, size)."""
+    the area, aspect 3/4..4/3, resized to ``size``; optional horizontal flip; SimCLR's colour distortion
+    when ``color`` or ``grayscale_p`` > 0 (``color_distort``). -> normalised (C, size, size)."""
     H, W = arr.shape[:2]
     r = torch.rand(4, generator=gen).tolist()
     area = H * W * (scale[0] + (scale[1] - scale[0]) * r[0])
@@ -117,4 +141,6 @@ def random_resized_view(arr: np.ndarray, size: int, scale: tuple[float, float], 
     x = resize(to_tensor(arr[top:top + h, left:left + w]), size)
     if hflip and bool(torch.rand(1, generator=gen) < 0.5):
         x = x.flip(-1)
+    if color > 0 or grayscale_p > 0:  # MAE views draw nothing more, so their crops stay as they were
+        x = color_distort(x, color, grayscale_p, gen)
     return normalize(x[None])[0]
