@@ -1,146 +1,203 @@
-"""Live-transcription latency: end of speech -> final text, re-decoding vs the chunked encoder.
+"""Words on screen after speech ends: p50/p90 over a replay set of real and TTS sentences, and the split rate.
 
-A TTS dialogue with known silences is replayed through ``FileSource`` (real time by default) into the
-same ``StreamingSession`` + rich display ``listen`` uses (the display writes to an in-memory terminal).
-For each mode it reports p50/p90 of the total latency and its breakdown (hangover = trailing silence the
-endpoint rule waits for + window granularity, queue, decode, display), CPU seconds per audio second,
-skipped partials, and accuracy: CER of the finals against offline transcription of the same segments
-(``redecode`` is exact by construction) and, with a trained model, CER/WER against the spoken text.
+The replay set (``bench/replay_set.py``) is played at real time through ``FileSource`` (32 ms blocks, like
+a microphone) into the same ``StreamingSession`` and rich ``LiveDisplay`` that ``listen`` uses (drawing to
+an in-memory terminal), once per endpoint rule set, in one process.
 
-    .venv/bin/python bench/latency.py                       # random-weight DistilHuBERT-shaped student
-    .venv/bin/python bench/latency.py --model student_int8.onnx --threads 1 --speed 1
-    .venv/bin/python bench/latency.py --trailing-silence 0.2 --json out.json
-    .venv/bin/python bench/latency.py --join 4 --utterances 6     # ~10 s utterances: where chunked pays off
+The measure, per sentence: **latency = t_shown - t_spoken(end)**, where ``end`` is the sentence's true end
+of speech in the replayed audio (its clip trimmed by ``replay_set.speech_bounds``, one rule for every
+source), ``t_spoken(end)`` the wall time that sample was captured (the block holding it arrived at
+``chunk.arrived``; a sample ``k`` samples before the block's end was spoken ``k / 16000`` s earlier), and
+``t_shown`` the wall time at which the display call for the last final overlapping the sentence returned:
+from then on the sentence's whole text is on screen and is never rewritten.
 
-Timings on a shared 2-core machine are noisy: compare the modes' ratios within one run.
+- **split rate**: sentences whose text came in more than one final (cut at a pause inside the sentence);
+- **line-split rate**: sentences broken across lines (a final inside the sentence that does not join the
+  one before it): what a split looks like without ``commit_silence``;
+- **missed**: sentences no final overlaps; **merged**: finals that span two sentences;
+- **CER** of each sentence's line text against its reference (the game's line / the TTS prompt), and
+  against the offline transcription of the whole sentence (what the cuts cost on their own).
+
+    .venv/bin/python bench/latency.py                    # test set, rules "before" and "live", bundled .pte
+    .venv/bin/python bench/latency.py --set dev --rules live --commit-silence 0.096 --speech-pad 0.064
+
+Writes ``bench/results/latency_<set>.json``. Timings on a shared 2-core machine are inflated: the load
+average (1 min) before and after each run is printed and recorded.
 """
 from __future__ import annotations
 
 import argparse
 import io
 import json
+import os
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-from edge_ssl.deploy.samples import random_ctc_model  # random weights, the real model's compute
-
-SENTENCES = [
-    "turn on the lights in the kitchen", "what is the weather like tomorrow", "set a timer for ten minutes",
-    "call my sister on her mobile phone", "play some quiet music in the living room", "how far is the station",
-    "remind me to buy milk and bread", "open the garage door please", "what time does the shop close today",
-    "read me the latest news headlines", "add eggs to the shopping list", "switch off the television now",
-    "how many days until the weekend", "send a message saying I will be late", "lower the volume a little",
-    "book a table for two at seven",
-]
+RULES = ("before", "live")  # before: the pre-issue-17 listen defaults (0.5 s silence ends the utterance)
 
 
-def run_mode(model: Path, wav: Path, mode: str, args) -> dict:
+def endpoint_for(rule: str, args):
+    from edge_ssl.asr.endpoint import EndpointConfig, live_endpoint
+
+    if rule == "before":
+        return EndpointConfig(trailing_silence=0.5, speech_pad=0.1)
+    given = {"commit_silence": args.commit_silence, "commit_max_prob": args.commit_max_prob,
+             "speech_pad": args.speech_pad}
+    return live_endpoint(trailing_silence=args.trailing_silence, **{k: v for k, v in given.items() if v is not None})
+
+
+def replay(model: Path, wav: Path, endpoint, args) -> tuple[list, list[tuple[int, float]], object]:
+    """Play ``wav`` live -> (finals with the wall time they were on screen, (samples so far, arrived) per chunk,
+    the session)."""
     from rich.console import Console
 
-    from edge_ssl.asr.endpoint import EndpointConfig
     from edge_ssl.asr.stream import Final, StreamConfig, open_session, run_stream
     from edge_ssl.asr.vad import VadConfig
     from edge_ssl.audio.sources import FileSource
     from edge_ssl.cli.apps import LiveDisplay
 
-    session = open_session(model, VadConfig(kind=args.vad),
-                           EndpointConfig(trailing_silence=args.trailing_silence,
-                                          speech_pad=min(0.1, args.trailing_silence)),
-                           StreamConfig(mode=mode), threads=args.threads)
-    display = LiveDisplay(session.sr, Console(file=io.StringIO(), force_terminal=True, width=120))
-    finals = []
+    session = open_session(model, VadConfig(kind=args.vad), endpoint, StreamConfig(mode=args.mode),
+                           threads=args.threads)
+    display = LiveDisplay(session.sr, Console(file=io.StringIO(), force_terminal=True, width=160))
+    shown, arrivals = [], []
 
     def show(ev):
         display(ev)
         if isinstance(ev, Final):
-            finals.append(ev)
+            shown.append((ev, time.monotonic()))
 
-    source = FileSource(wav, session.sr, speed=args.speed)
-    cpu0, t0 = time.process_time(), time.monotonic()
+    def timed(source):
+        n = 0
+        for chunk in source:
+            n += len(chunk.samples)
+            arrivals.append((n, chunk.arrived))
+            yield chunk
+
+    source = FileSource(wav, session.sr, speed=1.0)
     with source, display:
-        run_stream(source, session, show)
-    cpu, wall = time.process_time() - cpu0, time.monotonic() - t0
-    from edge_ssl.asr.stream import recognizer_logits
-    # the model's own cost on a typical segment, in CPU time of this thread: contention-free decode time
-    seg = max(((f.segment.end - f.segment.start), f.segment) for f in finals)[1] if finals else None
-    solo = None
-    if seg is not None:
-        wave = np.zeros(seg.end - seg.start, np.float32) + 0.01 * np.random.RandomState(0).randn(seg.end - seg.start)
-        recognizer_logits(session.rec, wave.astype(np.float32))
-        c0 = time.thread_time()
-        for _ in range(3):
-            recognizer_logits(session.rec, wave.astype(np.float32))
-        solo = (time.thread_time() - c0) / 3
-    return {"mode": mode, "latency": session.stats.summary(), "utterances": len(finals),
-            "cpu_per_audio_s": cpu / source.duration, "wall_s": wall, "audio_s": source.duration,
-            "partials_skipped": session.partials_skipped, "dropped_frames": source.dropped,
-            "finals_ready_at_endpoint": session.early_hits,
-            "segments": [(f.segment.start, f.segment.end) for f in finals], "texts": [f.text for f in finals],
-            "longest_segment_s": (seg.end - seg.start) / session.sr if seg else None,
-            "longest_segment_decode_cpu_s": solo}
+        run_stream(timed(source), session, show)
+    if source.dropped:
+        raise RuntimeError(f"{source.dropped} frames dropped: the replay fell a minute behind")
+    return shown, arrivals, session
+
+
+def spoken_at(sample: int, arrivals: list[tuple[int, float]], sr: int) -> float:
+    """Wall time at which stream sample ``sample`` was captured."""
+    ends = np.array([n for n, _ in arrivals])
+    k = int(np.searchsorted(ends, sample, side="right"))  # first chunk holding it
+    n, t = arrivals[min(k, len(arrivals) - 1)]
+    return t - (n - sample) / sr
+
+
+def score(sentences, shown, arrivals, sr: int) -> dict:
+    """Per sentence: latency, pieces, lines; plus the merges."""
+    rows, merged = [], 0
+    for f, _ in shown:
+        merged += sum(f.segment.start < s.end and f.segment.end > s.start for s in sentences) > 1
+    for s in sentences:
+        mine = [(f, t) for f, t in shown if f.segment.start < s.end and f.segment.end > s.start]
+        if not mine:
+            rows.append({"text": s.text, "source": s.source, "missed": True})
+            continue
+        lines = 1 + sum(not f.segment.joins for f, _ in mine[1:])
+        rows.append({"text": s.text, "source": s.source, "missed": False,
+                     "latency_s": mine[-1][1] - spoken_at(s.end, arrivals, sr),
+                     "pieces": len(mine), "lines": lines, "hyp": " ".join(f.text for f, _ in mine if f.text),
+                     "segments": [(f.segment.start, f.segment.end) for f, _ in mine]})
+    return {"sentences": rows, "merged_finals": merged}
+
+
+def summarise(rule: str, endpoint, scored: dict, session, sentences, wave, rec, load: tuple[float, float]) -> dict:
+    from edge_ssl.asr.metrics import corpus_error_rates
+    from edge_ssl.asr.stream import transcribe_wave
+
+    rows = [r for r in scored["sentences"] if not r["missed"]]
+    lat = np.array([r["latency_s"] for r in rows]) * 1000
+    pad = round(0.1 * 16000)
+    whole = {s.text: transcribe_wave(rec, wave[max(s.start - pad, 0):s.end + pad]) for s in sentences}
+    by_kind = {k: [r["latency_s"] * 1000 for r in rows if r["source"].startswith(k)] for k in ("real", "tts")}
+    return {
+        "rule": rule, "endpoint": vars(endpoint), "load_avg_1min": {"before": load[0], "after": load[1]},
+        "sentences": len(sentences), "missed": len(sentences) - len(rows), "merged_finals": scored["merged_finals"],
+        "latency_ms": {"p50": float(np.percentile(lat, 50)), "p90": float(np.percentile(lat, 90)),
+                       "max": float(lat.max())},
+        "latency_ms_by_source": {k: {"p50": float(np.percentile(v, 50)), "p90": float(np.percentile(v, 90))}
+                                 for k, v in by_kind.items() if v},
+        "split_rate": float(np.mean([r["pieces"] > 1 for r in rows])),
+        "line_split_rate": float(np.mean([r["lines"] > 1 for r in rows])),
+        "cer_vs_reference": corpus_error_rates([r["text"] for r in rows], [r["hyp"] for r in rows]).cer,
+        "cer_vs_whole_sentence_decode": corpus_error_rates([whole[r["text"]] for r in rows],
+                                                           [r["hyp"] for r in rows]).cer,
+        "finals_ready_at_endpoint": session.early_hits, "session_latency": session.stats.summary(),
+        "per_sentence": scored["sentences"],
+    }
+
+
+def print_summary(r: dict) -> None:
+    lat, ld = r["latency_ms"], r["load_avg_1min"]
+    print(f"\n{r['rule']}: commit_silence {r['endpoint']['commit_silence']} (mean VAD prob <= "
+          f"{r['endpoint']['commit_max_prob']}), trailing_silence "
+          f"{r['endpoint']['trailing_silence']}, speech_pad {r['endpoint']['speech_pad']}; load avg (1 min) "
+          f"{ld['before']:.2f} -> {ld['after']:.2f}")
+    print(f"  end of speech -> words on screen: p50 {lat['p50']:.0f} ms, p90 {lat['p90']:.0f} ms, max {lat['max']:.0f} ms"
+          + "".join(f"; {k} p50/p90 {v['p50']:.0f}/{v['p90']:.0f}" for k, v in r["latency_ms_by_source"].items()))
+    print(f"  split rate {r['split_rate']:.3f} (line-split rate {r['line_split_rate']:.3f}) over "
+          f"{r['sentences'] - r['missed']} sentences; missed {r['missed']}, merged finals {r['merged_finals']}")
+    print(f"  CER vs reference {r['cer_vs_reference']:.3f}, vs whole-sentence decode "
+          f"{r['cer_vs_whole_sentence_decode']:.3f}; finals decoded before their endpoint "
+          f"{r['finals_ready_at_endpoint']}")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--model", type=Path, help="CTC artifact (.safetensors/.onnx/.pte); default: random student")
-    ap.add_argument("--utterances", type=int, default=12)
-    ap.add_argument("--join", type=int, default=1, help="sentences spoken as one utterance (long utterances)")
-    ap.add_argument("--voice", default="espeak-ng:en-us")
-    ap.add_argument("--speed", type=float, default=1.0, help="replay pace (1 = real time)")
+    ap.add_argument("--set", dest="which", choices=("test", "dev"), default="test")
+    ap.add_argument("--model", type=Path, help="CTC artifact (.safetensors/.onnx/.pte); default: the bundled .pte")
+    ap.add_argument("--rules", default=",".join(RULES), help="comma-separated: before, live")
+    ap.add_argument("--commit-silence", type=float, help="live rule: s of pause that commits text (default: tuned)")
+    ap.add_argument("--commit-max-prob", type=float, help="live rule: max mean VAD prob of a committing pause")
+    ap.add_argument("--speech-pad", type=float, help="live rule: s of audio kept after speech (default: tuned)")
+    ap.add_argument("--trailing-silence", type=float, default=0.5, help="live rule: s of silence that ends a line")
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--vad", default="auto")
-    ap.add_argument("--trailing-silence", type=float, default=0.5)
-    ap.add_argument("--modes", default="redecode,chunked")
-    ap.add_argument("--json", type=Path, help="write the full report here")
+    ap.add_argument("--vad", default="silero")
+    ap.add_argument("--mode", default="redecode")
+    ap.add_argument("--dev-manifest", type=Path, default=Path("data/real/dev_sky.jsonl"))
+    ap.add_argument("--json", type=Path, help="default: bench/results/latency_<set>.json")
     args = ap.parse_args()
+    rules = args.rules.split(",")
+    if unknown := set(rules) - set(RULES):
+        ap.error(f"unknown rule(s) {sorted(unknown)}; choose from {RULES}")
 
-    import jiwer
     import soundfile as sf
 
-    from edge_ssl.asr.segment import build_dialogue
-    from edge_ssl.asr.stream import open_recognizer, transcribe_wave
+    from edge_ssl.asr.stream import open_recognizer
+    from edge_ssl.assets import model_or_bundled
 
+    from replay_set import build_replay_set
+
+    model = model_or_bundled(args.model)
     tmp = Path(tempfile.mkdtemp(prefix="bench_latency_"))
-    model = args.model or random_ctc_model(tmp / "distilhubert_random_ctc.safetensors", "distilhubert")
-    texts = [", ".join(SENTENCES[(i * args.join + j) % len(SENTENCES)] for j in range(args.join))
-             for i in range(args.utterances)]
-    gaps = [0.6 + 0.1 * (i % 7) for i in range(len(texts) + 1)]  # 0.6-1.2 s of silence between utterances
-    wave, _ = build_dialogue(texts, gaps, voice=args.voice)
-    wav = tmp / "dialogue.wav"
+    wave, sentences = build_replay_set(args.which, tmp, args.dev_manifest)
+    wav = tmp / "replay.wav"
     sf.write(str(wav), wave, 16000, subtype="FLOAT")
-    print(f"model {model}; {len(texts)} utterances, {len(wave) / 16000:.1f} s of audio at {args.speed:g}x; "
-          f"threads {args.threads}; trailing silence {args.trailing_silence} s")
-
+    print(f"{args.which} replay set: {len(sentences)} sentences ({sum(s.source.startswith('real') for s in sentences)} "
+          f"real), {len(wave) / 16000:.1f} s at real time; model {model}; {args.threads} thread(s); {args.mode}")
     rec = open_recognizer(model, args.threads)
-    results = [run_mode(model, wav, m, args) for m in args.modes.split(",")]
-    for r in results:
-        offline = [transcribe_wave(rec, wave[a:b]) for a, b in r["segments"]]
-        r["cer_vs_offline"] = jiwer.cer(offline, r["texts"]) if any(offline) else 0.0
-        if len(r["texts"]) == len(texts):
-            r["cer_vs_spoken"] = jiwer.cer(texts, [t or "-" for t in r["texts"]])
-            r["wer_vs_spoken"] = jiwer.wer(texts, [t or "-" for t in r["texts"]])
-        lat = r["latency"]
-        print(f"\n{r['mode']}: {r['utterances']} finals, CPU {r['cpu_per_audio_s']:.3f} s per audio s, "
-              f"partials skipped {r['partials_skipped']}, dropped frames {r['dropped_frames']}, "
-              f"finals decoded before their endpoint {r['finals_ready_at_endpoint']}, "
-              f"CER vs offline {r['cer_vs_offline']:.3f}" +
-              (f", CER/WER vs spoken {r['cer_vs_spoken']:.3f}/{r['wer_vs_spoken']:.3f}" if "cer_vs_spoken" in r else ""))
-        for k in ("total", "hangover", "queue", "decode", "display", "decode_cpu"):
-            print(f"  {k:9s} p50 {lat[k]['p50'] * 1000:7.1f} ms   p90 {lat[k]['p90'] * 1000:7.1f} ms")
-        if r["longest_segment_decode_cpu_s"] is not None:
-            print(f"  decoding the longest segment ({r['longest_segment_s']:.2f} s) costs "
-                  f"{r['longest_segment_decode_cpu_s'] * 1000:.0f} ms of CPU (contention-free decode time)")
-    if len(results) == 2:
-        a, b = results
-        print(f"\n{b['mode']}/{a['mode']}: decode p90 x{b['latency']['decode']['p90'] / a['latency']['decode']['p90']:.2f}, "
-              f"total p90 x{b['latency']['total']['p90'] / a['latency']['total']['p90']:.2f}, "
-              f"CPU x{b['cpu_per_audio_s'] / a['cpu_per_audio_s']:.2f}")
-    if args.json:
-        args.json.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "results": results},
-                                        indent=1))
+    results = []
+    for rule in rules:
+        endpoint = endpoint_for(rule, args)
+        load0 = os.getloadavg()[0]
+        shown, arrivals, session = replay(model, wav, endpoint, args)
+        scored = score(sentences, shown, arrivals, 16000)
+        results.append(summarise(rule, endpoint, scored, session, sentences, wave, rec, (load0, os.getloadavg()[0])))
+        print_summary(results[-1])
+    out = args.json or Path(__file__).resolve().parent / "results" / f"latency_{args.which}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "model": str(model),
+                               "cpu_count": os.cpu_count(), "results": results}, indent=1))
+    print(f"\nreport: {out}")
 
 
 if __name__ == "__main__":
