@@ -80,7 +80,7 @@ def frame_kernel(cfg: FeatureConfig) -> torch.Tensor:
     return (dft @ ops).float().unsqueeze(1)
 
 
-def mel_filters(cfg: FeatureConfig) -> torch.Tensor:
+def kaldi_mel_filters(cfg: FeatureConfig) -> torch.Tensor:
     """(n_fft//2 + 1, n_mels) triangular filters on Kaldi's mel scale (1127 ln(1 + f/700))."""
     def mel(f):
         return 1127.0 * torch.log1p(torch.as_tensor(f, dtype=torch.float64) / 700.0)
@@ -120,7 +120,7 @@ def add_deltas(x: torch.Tensor, order: int, window: int = 2) -> torch.Tensor:
     return torch.cat(feats, dim=-1)
 
 
-class LogMel(nn.Module):
+class KaldiFbank(nn.Module):
     """(B, S) waveform at ``sample_rate`` -> (B, T, n_mels) log mel energies, T = 1 + (S - win) // hop."""
 
     def __init__(self, cfg: FeatureConfig | None = None):
@@ -128,7 +128,7 @@ class LogMel(nn.Module):
         self.cfg = cfg or FeatureConfig()
         self.cfg.validate()
         self.register_buffer("kernel", frame_kernel(self.cfg), persistent=False)
-        self.register_buffer("mel", mel_filters(self.cfg), persistent=False)
+        self.register_buffer("mel", kaldi_mel_filters(self.cfg), persistent=False)
 
     def frame_lengths(self, lengths: torch.Tensor) -> torch.Tensor:
         return torch.div(lengths - self.cfg.win_length, self.cfg.hop_length, rounding_mode="floor") + 1
@@ -145,8 +145,8 @@ class MFCC(nn.Module):
 
     def __init__(self, cfg: FeatureConfig | None = None):
         super().__init__()
-        self.logmel = LogMel(cfg)
-        self.cfg = self.logmel.cfg
+        self.fbank = KaldiFbank(cfg)
+        self.cfg = self.fbank.cfg
         self.register_buffer("dct", dct_matrix(self.cfg.n_mels, self.cfg.n_mfcc, self.cfg.lifter), persistent=False)
 
     @property
@@ -154,8 +154,8 @@ class MFCC(nn.Module):
         return self.cfg.n_mfcc * (self.cfg.delta_order + 1)
 
     def frame_lengths(self, lengths: torch.Tensor) -> torch.Tensor:
-        return self.logmel.frame_lengths(lengths)
+        return self.fbank.frame_lengths(lengths)
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
-        ceps = self.logmel(wave) @ self.dct                                # (B, T, n_mfcc)
+        ceps = self.fbank(wave) @ self.dct                                # (B, T, n_mfcc)
         return add_deltas(ceps, self.cfg.delta_order, self.cfg.delta_window) if self.cfg.delta_order else ceps

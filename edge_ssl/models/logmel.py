@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 
-def mel_filterbank(n_freqs: int, n_mels: int, sample_rate: int, f_min: float = 0.0,
+def htk_mel_filters(n_freqs: int, n_mels: int, sample_rate: int, f_min: float = 0.0,
                    f_max: float | None = None) -> torch.Tensor:
     """Triangular filters on the HTK mel scale, (n_freqs, n_mels), unnormalised peaks of 1 (Kaldi-style)."""
     f_max = f_max or sample_rate / 2
@@ -50,7 +50,7 @@ class LogMel(nn.Module):
         # alone. (Non-persistent buffers break ExecuTorch lowering; saving them costs 0.7 MB.)
         self.register_buffer("cos", (torch.cos(angle) * window).float().unsqueeze(1))     # (F, 1, n)
         self.register_buffer("sin", (-torch.sin(angle) * window).float().unsqueeze(1))    # (F, 1, n)
-        self.register_buffer("fbank", mel_filterbank(n_freqs, n_mels, sample_rate).T.contiguous())  # (M, F)
+        self.register_buffer("fbank", htk_mel_filters(n_freqs, n_mels, sample_rate).T.contiguous())  # (M, F)
 
     def out_length(self, length: torch.Tensor) -> torch.Tensor:
         return torch.div(length - self.kernel, self.stride, rounding_mode="floor") + 1

@@ -3,7 +3,7 @@
 ``import_teacher(src)`` reads a local HF transformers folder (``hf.py``), a fairseq ``.pt`` checkpoint
 (``fairseq.py``, unpickled by ``safe_unpickle.py``) or a Whisper encoder (``whisper.py``: ``whisper:<name>``,
 a CTranslate2 folder read by ``ct2.py``, or a HF Whisper folder); ``save_teacher`` writes it (``imported.py``);
-``verify.py`` compares an imported HF model with transformers itself (``whisper.verify_whisper`` for Whisper).
+``compare.py`` compares an imported HF model with transformers itself (``whisper.verify_whisper`` for Whisper).
 """
 from __future__ import annotations
 
@@ -70,7 +70,7 @@ def import_to_file(src: str | Path, out: str | Path, dict_path: str | Path | Non
     elif verify:
         if not Path(src).is_dir():
             raise EdgeSSLError("--verify runs transformers on the source, so it needs a HF folder, not a .pt file")
-        from edge_ssl.models.convert.verify import verify_against_transformers
+        from edge_ssl.models.convert.compare import verify_against_transformers
 
         check = verify_against_transformers(src, build_model(teacher), teacher.head_order)
         if check.worst > VERIFY_TOL:

@@ -235,7 +235,7 @@ def verify_whisper(src: str | Path, model: torch.nn.Module, seconds: float = 2.0
     silence to 30 s (so both see the identical input): transformers' ``WhisperEncoder`` for a HF folder
     (every hidden state), CTranslate2's ``Whisper.encode`` for a CTranslate2 folder (the output only).
     Returns a ``Verification`` (max |Δ| per compared state)."""
-    from edge_ssl.models.convert.verify import Verification
+    from edge_ssl.models.convert.compare import Verification
 
     window = model.cfg.max_positions * model.downsample_rate
     n = min(int(16000 * seconds), window // 2)  # silence after it: the last frames match Whisper's padding too

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from edge_ssl.errors import EdgeSSLError
-from edge_ssl.models.pretrain.common import MaskConfig, MaskedPretrainer
+from edge_ssl.models.pretrain.masked import MaskConfig, MaskedPretrainer
 from edge_ssl.models.speech_encoder import EncoderConfig
 from edge_ssl.objectives import data2vec as obj
 

@@ -1,14 +1,14 @@
 import numpy as np
 import torch
 
-from edge_ssl.audio.features import MFCC, FeatureConfig, LogMel, add_deltas, mel_filters
+from edge_ssl.audio.features import MFCC, FeatureConfig, KaldiFbank, add_deltas, kaldi_mel_filters
 
 
 def reference_logmel(x: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
     """Kaldi's per-frame recipe with numpy's FFT, frame by frame (an independent path from the conv kernel)."""
     n = cfg.win_length
     window = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n) / (n - 1))) ** 0.85
-    mel = mel_filters(cfg).double().numpy()
+    mel = kaldi_mel_filters(cfg).double().numpy()
     frames = []
     for t in range(1 + (len(x) - n) // cfg.hop_length):
         f = x[t * cfg.hop_length: t * cfg.hop_length + n].astype(np.float64)
@@ -22,7 +22,7 @@ def reference_logmel(x: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
 def test_logmel_matches_a_per_frame_fft_reference():
     x = np.random.default_rng(0).standard_normal(8000).astype(np.float32) * 0.1
     cfg = FeatureConfig(n_mels=40)
-    ours = LogMel(cfg)(torch.from_numpy(x)[None])[0].double().numpy()
+    ours = KaldiFbank(cfg)(torch.from_numpy(x)[None])[0].double().numpy()
     ref = reference_logmel(x, cfg)
     assert ours.shape == ref.shape == (1 + (8000 - 400) // 160, 40)
     np.testing.assert_allclose(ours, ref, atol=2e-3)

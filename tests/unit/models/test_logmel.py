@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from edge_ssl.models.logmel import LogMel, mel_filterbank
+from edge_ssl.models.logmel import LogMel, htk_mel_filters
 from edge_ssl.models.speech_encoder import build_encoder, tiny, tiny_logmel
 
 
@@ -13,7 +13,7 @@ def reference_logmel(wave: np.ndarray, n_mels: int = 80) -> np.ndarray:
     frames = np.stack([x[t * 160: t * 160 + 400] for t in range(T)])          # (T, 400)
     window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(400) / 400)
     power = np.abs(np.fft.rfft(frames * window, axis=1)) ** 2                 # (T, 201)
-    fb = mel_filterbank(201, n_mels, 16000).double().numpy()                 # (201, n_mels)
+    fb = htk_mel_filters(201, n_mels, 16000).double().numpy()                 # (201, n_mels)
     return np.log(power @ fb + 1.0).T
 
 
@@ -26,11 +26,11 @@ def test_logmel_matches_numpy_stft():
     assert out.shape == ref.shape == (80, 48)
     np.testing.assert_allclose(out, ref, atol=2e-3, rtol=1e-4)
     # the 440 Hz tone lands in the mel band that covers 440 Hz
-    assert np.abs(ref.mean(1).argmax() - mel_filterbank(201, 80, 16000)[int(440 / 40)].argmax()) <= 1
+    assert np.abs(ref.mean(1).argmax() - htk_mel_filters(201, 80, 16000)[int(440 / 40)].argmax()) <= 1
 
 
 def test_filterbank_covers_the_band_with_triangles():
-    fb = mel_filterbank(201, 80, 16000)
+    fb = htk_mel_filters(201, 80, 16000)
     assert fb.shape == (201, 80) and fb.min() >= 0 and fb.max() <= 1
     assert (fb.sum(0) > 0).all()                  # no empty filter at 80 bins over 201 frequencies
     peaks = fb.argmax(0)

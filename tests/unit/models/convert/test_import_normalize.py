@@ -62,7 +62,7 @@ def test_do_normalize_model_runs_in_every_runtime_as_transformers_with_its_featu
     assert max(diffs.values()) <= TOL, diffs
 
     from edge_ssl.models.convert import build_model
-    from edge_ssl.models.convert.verify import verify_against_transformers
+    from edge_ssl.models.convert.compare import verify_against_transformers
 
     t = import_teacher(folder)  # `edge-ssl import --verify` feeds transformers through its feature extractor too
     assert verify_against_transformers(folder, build_model(t), t.head_order, seconds=0.5).worst <= TOL

@@ -1,4 +1,4 @@
-"""What the wav2vec 2.0 / HuBERT / data2vec pretraining modules share.
+"""Masked pretraining: what the wav2vec 2.0 / HuBERT / data2vec modules share.
 
     wave (B, S) -> features (x feature_grad_mult) -> normalize_features -> ``normed`` -> project
                 -> embed (dropout, mask_emb at masked frames) -> contextualise

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from edge_ssl.pipeline import Context, Stage, run_stages
+from edge_ssl.stages import Context, Stage, run_stages
 
 
 def make_and_use(calls: list[str]) -> list[Stage]:
