@@ -10,7 +10,8 @@ from edge_ssl.recipes.common import CONFIG_ROOT
 
 # config family folder -> recipe module under edge_ssl.recipes
 FAMILIES = {"wav2vec2": "pretrain_wav2vec2", "hubert": "pretrain_hubert", "data2vec": "pretrain_data2vec",
-            "mae": "pretrain_mae", "ctc": "finetune_ctc", "distill": "distill", "lowlabel": "finetune_ctc"}
+            "mae": "pretrain_mae", "ctc": "finetune_ctc", "distill": "distill", "lowlabel": "finetune_ctc",
+            "simclr": "pretrain_simclr"}
 YAMLS = sorted(CONFIG_ROOT.glob("*/*.yaml"))
 
 

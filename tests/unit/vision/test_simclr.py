@@ -114,3 +114,16 @@ def test_tiny_run_learns(tmp_path):
     torch.manual_seed(0)
     untrained = evaluate_digits(type(vit)(vit.cfg), probe=False)["knn_top1"]
     assert knn > 0.5 and knn > untrained + 0.02, (knn, untrained)  # measured: 72.3% vs 67.9%
+
+
+def test_base_config_keeps_the_papers_numbers():
+    from edge_ssl.config import load_config
+    from edge_ssl.recipes import pretrain_simclr
+    from edge_ssl.recipes.common import CONFIG_ROOT
+
+    c = load_config(pretrain_simclr.Config, CONFIG_ROOT / "simclr" / "base.yaml")
+    c.validate()
+    assert (c.model.temperature, c.model.proj_hidden, c.model.proj_dim) == (0.1, 2048, 128)  # SimCLR
+    assert (c.data.min_scale, c.data.color, c.data.grayscale, c.data.hflip) == (0.08, 1.0, 0.2, True)  # SimCLR views
+    assert (c.blr, c.optim.weight_decay, c.model.freeze_patch_embed) == (1.5e-4, 0.1, True)  # MoCo v3 ViT
+    assert (c.model.encoder.embed_dim, c.model.encoder.depth, c.model.encoder.patch_size) == (768, 12, 16)
