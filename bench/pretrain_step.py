@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from edge_ssl.models.pretrain.hubert import HubertObjective, HubertPretrainer
+from edge_ssl.methods.hubert import HubertObjective, HubertPretrainer
 from edge_ssl.models.speech_encoder import base
 from edge_ssl.objectives import hubert as obj
 

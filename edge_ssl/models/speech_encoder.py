@@ -248,6 +248,23 @@ class SpeechEncoder(nn.Module):
 
     # ---- training and export controls ----
 
+    @property
+    def transformer(self) -> nn.Module:
+        """The stack ``contextualise`` runs (positions, layers, final LayerNorm): data2vec's EMA teacher copies it."""
+        return self.encoder
+
+    def init_for_pretraining(self) -> None:
+        """fairseq's from-scratch initialisation: Kaiming-normal conv extractor (keeps the activation scale
+        through the 7 convs; PyTorch's default init shrinks it ~3x per layer, leaving features far below the
+        feature LayerNorm's eps), and BERT init (normal 0.02, zero bias) for the transformer's linear layers."""
+        for block in self.feature_extractor.conv_layers:
+            nn.init.kaiming_normal_(block.conv.weight)
+        projection = [] if self.feature_projection is None else [self.feature_projection.proj]
+        for module in list(self.encoder.modules()) + projection:
+            if isinstance(module, nn.Linear):
+                nn.init.normal_(module.weight, mean=0.0, std=0.02)
+                nn.init.zeros_(module.bias)
+
     def freeze(self, *parts: str) -> None:
         """Stop training ``feature_extractor`` (fine-tuning keeps the conv stack fixed) and/or ``mask_emb``
         (unused when nothing is masked: kept out of the optimiser and DDP's reduction)."""

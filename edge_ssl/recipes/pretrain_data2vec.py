@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from edge_ssl.models.pretrain.data2vec import Data2VecObjective, Data2VecPretrainer
+from edge_ssl.methods.data2vec import Data2VecObjective, Data2VecPretrainer
 from edge_ssl.models.speech_encoder import EncoderConfig, data2vec_base
 from edge_ssl.recipes.common import AudioDataConfig, build_audio_data
 from edge_ssl.recipes.pretrain_common import ddp_settings, finish

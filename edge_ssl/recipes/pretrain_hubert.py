@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from edge_ssl.data.manifest import read_manifest
-from edge_ssl.models.pretrain.hubert import HubertObjective, HubertPretrainer
+from edge_ssl.methods.hubert import HubertObjective, HubertPretrainer
 from edge_ssl.models.speech_encoder import EncoderConfig, base
 from edge_ssl.recipes.common import AudioDataConfig, build_audio_data
 from edge_ssl.recipes.pretrain_common import ddp_settings, finish

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from edge_ssl.models.pretrain.wav2vec2 import Wav2Vec2Objective, Wav2Vec2Pretrainer
+from edge_ssl.methods.wav2vec2 import Wav2Vec2Objective, Wav2Vec2Pretrainer
 from edge_ssl.models.speech_encoder import EncoderConfig, base
 from edge_ssl.recipes.common import AudioDataConfig, build_audio_data
 from edge_ssl.recipes.pretrain_common import ddp_settings, finish

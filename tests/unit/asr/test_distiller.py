@@ -5,7 +5,8 @@ from edge_ssl.errors import EdgeSSLError
 from edge_ssl.models.distiller import Distiller, PredictionHeads, StudentConfig
 from edge_ssl.models.speech_encoder import SpeechEncoder, tiny
 from edge_ssl.models.store import save_model
-from edge_ssl.recipes.distill import DistillModule, encoder_cost, load_teacher
+from edge_ssl.methods.distill import DistillModule
+from edge_ssl.recipes.distill import encoder_cost, load_teacher
 
 
 def teacher_cfg():

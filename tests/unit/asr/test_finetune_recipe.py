@@ -9,8 +9,8 @@ from edge_ssl.errors import EdgeSSLError
 from edge_ssl.models.ctc import CTCModel
 from edge_ssl.models.speech_encoder import SpeechEncoder, tiny
 from edge_ssl.models.store import save_model
-from edge_ssl.recipes.finetune_ctc import (CTCFinetuner, FinetuneModelConfig, LabeledDataConfig, MaskingConfig,
-                                           build_model, select_labeled)
+from edge_ssl.methods.ctc import CTCFinetuner, FinetuneModelConfig, MaskingConfig
+from edge_ssl.recipes.finetune_ctc import LabeledDataConfig, build_model, select_labeled
 
 
 def manifest(tmp_path, n=40, text=True):

@@ -36,7 +36,8 @@ def whisper_ctc_file(folder, name="whisper_ctc", seed=0, **overrides):
     from edge_ssl.asr.tokenizer import CharTokenizer
     from edge_ssl.models.speech_encoder import SpeechEncoder, whisper
     from edge_ssl.models.store import save_model
-    from edge_ssl.recipes.finetune_ctc import FinetuneModelConfig, build_model
+    from edge_ssl.methods.ctc import FinetuneModelConfig
+    from edge_ssl.recipes.finetune_ctc import build_model
 
     torch.manual_seed(seed)
     teacher, cfg = folder / f"{name}_teacher.safetensors", whisper(embed_dim=64, num_layers=2, num_heads=2, **overrides)

@@ -54,7 +54,7 @@ def test_normalize_with_pad_to_frames_is_refused():
 
 
 def data2vec_loss(normalize: bool, b: dict) -> float:
-    from edge_ssl.models.pretrain.data2vec import Data2VecObjective, Data2VecPretrainer
+    from edge_ssl.methods.data2vec import Data2VecObjective, Data2VecPretrainer
 
     torch.manual_seed(0)
     m = Data2VecPretrainer(tiny(normalize=normalize, **PLAIN),
@@ -64,7 +64,7 @@ def data2vec_loss(normalize: bool, b: dict) -> float:
 
 def distill_loss(normalize: bool, b: dict) -> float:
     from edge_ssl.models.distiller import Distiller, StudentConfig
-    from edge_ssl.recipes.distill import DistillModule
+    from edge_ssl.methods.distill import DistillModule
 
     torch.manual_seed(0)
     teacher = SpeechEncoder(tiny(normalize=normalize, **PLAIN)).eval()
@@ -75,7 +75,7 @@ def distill_loss(normalize: bool, b: dict) -> float:
 
 def finetune_loss(normalize: bool, b: dict) -> float:
     from edge_ssl.models.ctc import CTCModel
-    from edge_ssl.recipes.finetune_ctc import CTCFinetuner, FinetuneModelConfig
+    from edge_ssl.methods.ctc import CTCFinetuner, FinetuneModelConfig
 
     torch.manual_seed(0)
     model = CTCModel(tiny(normalize=normalize, **PLAIN), vocab_size=8, final_dropout=0.0)

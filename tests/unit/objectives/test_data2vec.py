@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from edge_ssl.models.pretrain.data2vec import Data2VecObjective, Data2VecPretrainer
+from edge_ssl.methods.data2vec import Data2VecObjective, Data2VecPretrainer
 from edge_ssl.models.speech_encoder import tiny
 from edge_ssl.objectives import data2vec as obj
 

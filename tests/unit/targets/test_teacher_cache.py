@@ -12,7 +12,7 @@ from edge_ssl.data.manifest import Utterance
 from edge_ssl.models.distiller import Distiller, StudentConfig
 from edge_ssl.models.speech_encoder import SpeechEncoder, tiny
 from edge_ssl.models.store import save_model
-from edge_ssl.recipes.distill import DistillModule
+from edge_ssl.methods.distill import DistillModule
 from edge_ssl.targets.teacher_cache import StaleCacheError, build_cache, open_cache
 
 LAYERS = [2, 4]

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from edge_ssl.errors import EdgeSSLError
-from edge_ssl.models.pretrain.masked import MaskConfig, MaskedPretrainer
+from edge_ssl.methods.masked import MaskConfig, MaskedPretrainer
 from edge_ssl.models.speech_encoder import EncoderConfig
 from edge_ssl.objectives import hubert as obj
 from edge_ssl.objectives.penalties import feature_penalty

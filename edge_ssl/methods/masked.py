@@ -47,25 +47,13 @@ class FrontEnd:
     frame_lengths: list[int]           # real frames per utterance
 
 
-def init_for_pretraining(encoder: SpeechEncoder) -> None:
-    """fairseq's from-scratch initialisation: Kaiming-normal conv extractor (keeps the activation scale
-    through the 7 convs; PyTorch's default init shrinks it ~3x per layer, leaving features far below the
-    feature LayerNorm's eps), and BERT init (normal 0.02, zero bias) for the transformer's linear layers."""
-    for block in encoder.feature_extractor.conv_layers:
-        nn.init.kaiming_normal_(block.conv.weight)
-    for module in list(encoder.encoder.modules()) + [encoder.feature_projection.proj]:
-        if isinstance(module, nn.Linear):
-            nn.init.normal_(module.weight, mean=0.0, std=0.02)
-            nn.init.zeros_(module.bias)
-
-
 class MaskedPretrainer(nn.Module):
     """Base of the three modules: owns the encoder, the update counter and the per-utterance draws."""
 
     def __init__(self, encoder: EncoderConfig, mask: MaskConfig, feature_grad_mult: float, seed: int):
         super().__init__()
         self.encoder = SpeechEncoder(encoder)
-        init_for_pretraining(self.encoder)
+        self.encoder.init_for_pretraining()
         self.mask_cfg, self.feature_grad_mult, self.seed = mask, feature_grad_mult, seed
         self.register_buffer("step", torch.zeros((), dtype=torch.long))  # updates done (checkpointed)
 

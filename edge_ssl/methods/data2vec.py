@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from edge_ssl.errors import EdgeSSLError
-from edge_ssl.models.pretrain.masked import MaskConfig, MaskedPretrainer
+from edge_ssl.methods.masked import MaskConfig, MaskedPretrainer
 from edge_ssl.models.speech_encoder import EncoderConfig
 from edge_ssl.objectives import data2vec as obj
 
@@ -43,7 +43,7 @@ class Data2VecPretrainer(MaskedPretrainer):
             raise EdgeSSLError(f"objective.top_k ({objective.top_k}) exceeds encoder.num_layers ({encoder.num_layers})")
         self.obj = objective
         self.final_proj = nn.Linear(encoder.embed_dim, encoder.embed_dim)
-        self.teacher = copy.deepcopy(self.encoder.encoder)   # starts as the student's transformer
+        self.teacher = copy.deepcopy(self.encoder.transformer)   # starts as the student's transformer
         self.teacher.requires_grad_(False)                  # not optimised: moved by EMA in on_update
 
     def train(self, mode: bool = True) -> "Data2VecPretrainer":
@@ -55,12 +55,12 @@ class Data2VecPretrainer(MaskedPretrainer):
     def on_update(self, step: int) -> None:
         super().on_update(step)
         tau = obj.ema_decay(step, self.obj.ema_start, self.obj.ema_end, self.obj.ema_anneal_steps)
-        for (name, t), s in zip(self.teacher.named_parameters(), self.encoder.encoder.parameters()):
+        for (name, t), s in zip(self.teacher.named_parameters(), self.encoder.transformer.parameters()):
             if name.startswith("pos_conv."):  # shared, not averaged (fairseq ema_layers_only)
                 t.copy_(s)
             else:
                 t.mul_(tau).add_(s.detach(), alpha=1.0 - tau)
-        for t, s in zip(self.teacher.buffers(), self.encoder.encoder.buffers()):
+        for t, s in zip(self.teacher.buffers(), self.encoder.transformer.buffers()):
             t.copy_(s)
 
     def forward(self, batch: dict) -> tuple[torch.Tensor, dict[str, float]]:

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from edge_ssl.errors import EdgeSSLError
-from edge_ssl.models.pretrain.masked import GUMBEL_STREAM, NEGATIVES_STREAM, MaskConfig, MaskedPretrainer
+from edge_ssl.methods.masked import GUMBEL_STREAM, NEGATIVES_STREAM, MaskConfig, MaskedPretrainer
 from edge_ssl.models.quantizer import GumbelQuantizer, gumbel_temperature
 from edge_ssl.models.speech_encoder import EncoderConfig
 from edge_ssl.objectives import wav2vec2 as obj
