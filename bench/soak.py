@@ -30,13 +30,22 @@ def rss_mb() -> float:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
+SENTENCES = [
+    "turn on the lights in the kitchen", "what is the weather like tomorrow", "set a timer for ten minutes",
+    "call my sister on her mobile phone", "play some quiet music in the living room", "how far is the station",
+    "remind me to buy milk and bread", "open the garage door please", "what time does the shop close today",
+    "read me the latest news headlines", "add eggs to the shopping list", "switch off the television now",
+    "how many days until the weekend", "send a message saying I will be late", "lower the volume a little",
+    "book a table for two at seven",
+]
+
+
 def long_recording(folder: Path, hours: float, voice: str) -> Path:
-    """The dialogue from bench/latency.py, repeated to ``hours``; written block by block (PCM 16)."""
+    """A 16-sentence dialogue, repeated to ``hours``; written block by block (PCM 16)."""
     import soundfile as sf
 
     from edge_ssl.asr.segment import build_dialogue
-    from latency import SENTENCES as texts  # bench/ is on sys.path when this script runs
-    wave, _ = build_dialogue(texts, [0.6 + 0.1 * (i % 7) for i in range(len(texts) + 1)], voice=voice)
+    wave, _ = build_dialogue(SENTENCES, [0.6 + 0.1 * (i % 7) for i in range(len(SENTENCES) + 1)], voice=voice)
     path = folder / "soak.wav"
     with sf.SoundFile(str(path), "w", 16000, 1, subtype="PCM_16") as f:
         for _ in range(int(np.ceil(hours * 3600 * 16000 / len(wave)))):
