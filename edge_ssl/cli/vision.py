@@ -37,6 +37,7 @@ def embed(
     baseline: str = typer.Option(None, help="'random': also score the same encoder randomly initialised."),
     projection: str = typer.Option("pca", help="2-D map of the features: pca or tsne."),
     probe: bool = typer.Option(True, help="Also fit a linear probe (logistic regression)."),
+    layers: bool = typer.Option(False, help="Also score every layer's cls and mean-pooled tokens (layers.md)."),
 ) -> None:
     """Embed images: retrieval grid, k-NN accuracy (k=20, T=0.07) and linear probe beside raw pixels, feature map,
     MAE reconstructions."""
@@ -45,7 +46,7 @@ def embed(
 
     if projection not in ("pca", "tsne"):
         raise EdgeSSLError(f"--projection must be pca or tsne, got {projection!r}")
-    res = run_embed(model, out, images, [str(q) for q in query or []], k, baseline, projection, probe)
+    res = run_embed(model, out, images, [str(q) for q in query or []], k, baseline, projection, probe, layers=layers)
     for p in res["unreadable"]:
         typer.echo(f"skipped: {p}", err=True)
     typer.echo(score_table(res["scores"]), nl=False)

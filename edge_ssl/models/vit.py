@@ -170,6 +170,18 @@ class ViT(nn.Module):
             x, _ = block(x)
         return self.norm(x)
 
+    def hidden_states(self, imgs: torch.Tensor) -> list[torch.Tensor]:
+        """(B, C, H, W) -> the tokens after each layer, depth x (B, 1 + L, D); the last one after the final
+        norm (= ``forward``). For probing which layer holds the best features."""
+        x = self.embed_patches(imgs)
+        x = torch.cat([x[:, :1] * 0.0 + self.cls_token + self.pos_embed[:, :1], x], dim=1)  # (B, 1 + L, D)
+        states = []
+        for block in self.blocks:
+            x, _ = block(x)
+            states.append(x)
+        states[-1] = self.norm(x)
+        return states
+
     def forward(self, imgs: torch.Tensor) -> torch.Tensor:
         """(B, C, H, W) normalised images -> (B, 1 + L, D) tokens: cls first, then patches row-major."""
         return self.forward_tokens(self.embed_patches(imgs))

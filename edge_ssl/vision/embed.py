@@ -139,8 +139,9 @@ def _load_queries(paths: list[str], channels: int) -> tuple[list[np.ndarray], li
 
 def run_embed(model: str | Path, out_dir: str | Path, images: str | Path | None = None,
               queries: list[str] = (), k: int = 8, baseline: str | None = None, projection: str = "pca",
-              probe: bool = True, num_queries: int = 6, seed: int = 0) -> dict:
-    """The demo. Returns the results (also ``out_dir/results.json`` and ``out_dir/table.md``)."""
+              probe: bool = True, num_queries: int = 6, seed: int = 0, layers: bool = False) -> dict:
+    """The demo. Returns the results (also ``out_dir/results.json`` and ``out_dir/table.md``); ``layers``
+    adds the k-NN of every layer's cls and mean-pooled tokens (``layers.md``; model files only)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     enc = open_encoder(model)
@@ -200,6 +201,14 @@ def run_embed(model: str | Path, out_dir: str | Path, images: str | Path | None 
         what = Path(str(model)).name if name == "model" else "raw pixel"
         plots.projection_plot(feats, on.labels, on.classes, out / f"{projection}{suffix}.png", projection,
                               title=f"{projection.upper()} of {what} features")
+    if layers:
+        from edge_ssl.vision.evaluate import layer_scores
+        from edge_ssl.vision.model_io import load_vision_model
+
+        if enc.config is None:
+            raise EdgeSSLError("--layers needs a model file (.safetensors), not an exported artifact")
+        results["layers"] = layer_scores(load_vision_model(model)[0], gallery, test)
+        atomic_write_text(out / "layers.md", layer_table(results["layers"]))
     if enc.mae is not None:
         src = test if len(test) else gallery
         orig, mask, recon = reconstructions(enc.mae, [src.images[i] for i in _one_per_class(src, 8, seed)], seed)
@@ -220,6 +229,13 @@ def _one_per_class(images: ImageSet, n: int, seed: int) -> list[int]:
             if idx and len(out) < n:
                 out.append(idx.pop())
     return out
+
+
+def layer_table(rows: list[dict]) -> str:
+    """Markdown: layer | token | k-NN top-1 on L2-normalised features | on standardised (BN) features."""
+    lines = ["| layer | token | k-NN top-1 | k-NN top-1, BN features |", "|---|---|---|---|"]
+    lines += [f"| {r['layer']} | {r['pool']} | {100 * r['knn_top1']:.1f}% | {100 * r['knn_bn_top1']:.1f}% |" for r in rows]
+    return "\n".join(lines) + "\n"
 
 
 def score_table(scores: dict[str, dict[str, float]]) -> str:

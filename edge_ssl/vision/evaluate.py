@@ -80,6 +80,22 @@ def evaluate_features(train_feats: torch.Tensor, train_labels: list[int], test_f
     return scores
 
 
+@torch.no_grad()
+def layer_scores(vit: ViT, gallery: ImageSet, test: ImageSet) -> list[dict]:
+    """Which layer and which token make the best frozen feature (MAE's probe question): for every layer, the
+    cls token and the mean of the patch tokens, scored by ``evaluate_features`` without the probe."""
+    feats: dict[tuple[int, str], list[list[torch.Tensor]]] = {}
+    for which, images in enumerate((gallery, test)):
+        for start in range(0, len(images), 256):
+            x = torch.stack([center_view(a, vit.cfg.image_size) for a in images.images[start:start + 256]])
+            for layer, tokens in enumerate(vit.eval().hidden_states(x), 1):  # (b, 1 + L, D) each
+                for pool, f in (("cls", tokens[:, 0]), ("mean", tokens[:, 1:].mean(dim=1))):
+                    feats.setdefault((layer, pool), [[], []])[which].append(f)
+    return [{"layer": layer, "pool": pool, **evaluate_features(torch.cat(g), gallery.labels, torch.cat(t),
+                                                               test.labels, probe=False)}
+            for (layer, pool), (g, t) in feats.items()]
+
+
 def evaluate_digits(encoder: ViT | EmbedFn, channels: int = 3, probe: bool = True) -> dict[str, float]:
     """Features of the digits train split (4000) and the held-out split (1000) -> k-NN (and probe) scores."""
     embed = vit_embed_fn(encoder) if isinstance(encoder, ViT) else encoder
