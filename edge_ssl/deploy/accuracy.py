@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edge_ssl.deploy.verify import _decode
+from edge_ssl.deploy.verify import output_text
 
 
 @dataclass
@@ -34,7 +34,7 @@ def measure(runners: dict[str, object], items: list[tuple[str, np.ndarray, str |
     labeled = all(t for t in refs) and runners[names[0]].meta.output == "logits"
     result = []
     for i, n in enumerate(names):
-        cer = _cer([_decode(o, runners[n]) or "" for o in outs[n]], [normalize_text(t) for t in refs]) if labeled else None
+        cer = _cer([output_text(o, runners[n]) or "" for o in outs[n]], [normalize_text(t) for t in refs]) if labeled else None
         if i == 0:
             result.append(Accuracy(n, cer, None, None, len(items)))
             continue

@@ -166,7 +166,7 @@ def _write_artifact(wrapper: ExportWrapper, path: Path, fmt: str, model_path: st
 
 def write_golden_vectors(artifact: Path, model_path: str | Path, cfg: ExportConfig, threads: int | None) -> Path:
     """Golden inputs run through the artifact in its own runtime; the output is what a device must match."""
-    from edge_ssl.deploy.verify import _decode
+    from edge_ssl.deploy.verify import output_text
     from edge_ssl.runtime import open_runner
 
     runner = open_runner(artifact, threads=threads)
@@ -175,7 +175,7 @@ def write_golden_vectors(artifact: Path, model_path: str | Path, cfg: ExportConf
               else golden_inputs(cfg, runner.min_samples, runner.max_samples))
     for name, wave in inputs:
         out = runner.run(wave)
-        items.append(GoldenItem(name, wave, out, _decode(out, runner)))
+        items.append(GoldenItem(name, wave, out, output_text(out, runner)))
     return write_golden(artifact, items, runner.meta.precision, model_path)
 
 

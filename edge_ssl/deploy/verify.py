@@ -56,13 +56,13 @@ class VerifyReport:
         return {**asdict(self), "passed": self.passed}
 
 
-def _decode(out: np.ndarray, runner) -> str | None:
+def output_text(out: np.ndarray, runner) -> str | None:
+    """A CTC artifact's greedy text for its output (T, V); None for a feature or image encoder."""
     if runner.meta.output != "logits":
         return None
-    from edge_ssl.asr.ctc_decode import greedy_ids
-    from edge_ssl.asr.tokenizer import CharTokenizer
+    from edge_ssl.asr.transcribe import decode
 
-    return CharTokenizer(tuple(runner.tokens)).decode(greedy_ids(out, runner.blank_id))
+    return decode(runner, out)
 
 
 def compare(name: str, out: np.ndarray, ref: np.ndarray, runner, ref_text: str | None, *, max_rel: float,
@@ -73,7 +73,7 @@ def compare(name: str, out: np.ndarray, ref: np.ndarray, runner, ref_text: str |
     rel = diff / max(1.0, float(np.abs(ref).max()))
     a, b = out.ravel().astype(np.float64), ref.ravel().astype(np.float64)
     cos = float(a @ b / max(np.linalg.norm(a) * np.linalg.norm(b), 1e-30))
-    text = _decode(out, runner)
+    text = output_text(out, runner)
     if min_cosine is None:  # exact-precision rule
         ok = rel <= max_rel and (text is None or text == ref_text)
     else:
@@ -106,7 +106,7 @@ def verify_artifact(artifact: str | Path, audio: list[tuple[str, np.ndarray]] | 
         rep = VerifyReport(str(artifact), f"eager {model}", precision)
         for (name, wave), out in zip(items, outputs):
             ref = eager.run(wave)
-            c = compare(name, out, ref, runner, _decode(ref, runner), max_rel=1e-3,
+            c = compare(name, out, ref, runner, output_text(ref, runner), max_rel=1e-3,
                         min_cosine=None if precision == "fp32" else MIN_COSINE_INT8)
             c.num_samples = int(np.size(wave))  # samples, or C*S*S image values
             rep.checks.append(c)
