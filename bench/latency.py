@@ -142,7 +142,8 @@ def print_summary(r: dict) -> None:
           f"{r['endpoint']['commit_max_prob']}), trailing_silence "
           f"{r['endpoint']['trailing_silence']}, speech_pad {r['endpoint']['speech_pad']}; load avg (1 min) "
           f"{ld['before']:.2f} -> {ld['after']:.2f}")
-    print(f"  end of speech -> words on screen: p50 {lat['p50']:.0f} ms, p90 {lat['p90']:.0f} ms, max {lat['max']:.0f} ms"
+    print(f"  end of speech -> words on screen: p50 {lat['p50']:.0f} ms, p90 {lat['p90']:.0f} ms, "
+          f"max {lat['max']:.0f} ms"
           + "".join(f"; {k} p50/p90 {v['p50']:.0f}/{v['p90']:.0f}" for k, v in r["latency_ms_by_source"].items()))
     print(f"  split rate {r['split_rate']:.3f} (line-split rate {r['line_split_rate']:.3f}) over "
           f"{r['sentences'] - r['missed']} sentences; missed {r['missed']}, merged finals {r['merged_finals']}")

@@ -5,9 +5,9 @@ The rules follow k2/sherpa-onnx's endpoint rules, with VAD silence in place of d
 - with ``commit_silence`` set (live use), a segment already ends after that shorter pause, so its text can be
   shown at once, provided the VAD is sure it is a pause: the mean speech probability of its windows is at
   most ``commit_max_prob`` (hesitant dips inside a sentence score higher than the silence after it; an
-  unsure pause is committed later, once its mean falls, or at ``trailing_silence``); if speech resumes within ``trailing_silence`` of it, the next segment ``joins`` it (the
-  display appends to the same line and never rewrites what it showed). ``trailing_silence`` then only
-  decides where one line of text ends and the next begins;
+  unsure pause is committed later, once its mean falls, or at ``trailing_silence``). If speech resumes
+  within ``trailing_silence`` of it, the next segment ``joins`` it: the display appends to the same line
+  and never rewrites what it showed. ``trailing_silence`` then only decides where a line of text ends;
 - speech shorter than ``min_speech`` seconds (a click, a cough) is dropped, never finalised (the
   "must contain speech" part of rule 1);
 - an utterance reaching ``max_utterance`` seconds is cut there and a new one begins (rule 3).

@@ -37,7 +37,8 @@ class Segmenter:
         """samples (N,) float32 -> segments closed by them (final ones and dropped ``too_short`` ones)."""
         self.total += len(samples)
         decisions = self.vad.accept(samples)
-        return [seg for speech, prob in zip(decisions, self.vad.last_probs) if (seg := self.endpointer.update(speech, prob))]
+        return [seg for speech, prob in zip(decisions, self.vad.last_probs)
+                if (seg := self.endpointer.update(speech, prob))]
 
     def flush(self) -> list[Segment]:
         seg = self.endpointer.flush(self.total)

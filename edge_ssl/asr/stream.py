@@ -14,7 +14,7 @@ The recognizer is anything with ``sample_rate``, ``min_samples``, ``max_samples`
 wraps the ``edge_ssl.runtime`` Runner of any artifact (eager .safetensors, .onnx, .pte).
 
 Latency of a final, per utterance: ``hangover`` (audio that had to arrive after the end of speech before
-the endpoint could be decided: the trailing-silence rule plus the VAD window), ``queue`` (from the capture
+the endpoint could be decided: the endpoint rule's silence plus the VAD window), ``queue`` (from the capture
 of that decision point to processing: the rest of its chunk plus the time the chunk waited), ``decode`` and
 ``display``.
 """
@@ -170,7 +170,7 @@ class ChunkedDecoder:
 
 @dataclass
 class Latency:
-    hangover: float       # s of audio after the end of speech needed to decide the endpoint (rule + VAD window)
+    hangover: float       # s of audio after the VAD's end of speech needed to decide the endpoint (rule + window)
     queue: float          # s from the decision point's capture to processing (rest of its chunk + waiting)
     decode: float         # s to compute the final text
     display: float = 0.0  # s to show it (filled in by the app)
