@@ -3,7 +3,7 @@
 corpus -> HuBERT iteration 1 (MFCC k-means) -> iteration 2 (layer k-means) -> data2vec teacher -> distil a
 student -> CTC fine-tune -> export + quantize (.pte, .onnx; verified) -> transcribe held-out voices with
 each artifact, on held-out TTS voices and on held-out real voices (a slice of a game's cast, from its Debian
-package) -> MAE on digits -> image features -> one summary table and ``report.md``.
+package) -> MAE and SimCLR on digits -> image features beside raw pixels -> one summary table and ``report.md``.
 
 Every stage calls the same library function as its CLI command, with the recipe's tiny config and
 overrides that put its outputs under ``root``. Scales multiply the training steps and corpus size.
@@ -16,7 +16,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from edge_ssl.pipeline import Context, Stage, run_stages
+from edge_ssl.stages import Context, Stage, run_stages
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ class Scale:
 SCALES = {
     # the ~20-minute default on 2 CPU cores: every stage runs, quality is a smoke-level signal
     "tiny": Scale(1500, {"hubert_iter1": 150, "hubert_iter2": 150, "data2vec": 150, "distill": 150,
-                         "finetune": 2000, "mae": 300}, kmeans_restarts=3, heldout_per_voice=12,
+                         "finetune": 2000, "mae": 300, "simclr": 600}, kmeans_restarts=3, heldout_per_voice=12,
                   overrides={
                       # in 300 MAE steps a shallower decoder gives better features, for 2/3 of the CPU time (k-NN
                       # with train seeds 1/2, decoder depth 4: 0.544/0.517, depth 2: 0.569/0.542; random init 0.527)
@@ -45,9 +45,9 @@ SCALES = {
                                    "model.masking={mask_prob: 0.3, mask_length: 5, mask_channel_prob: 0.1, "
                                    "mask_channel_length: 8}")}),
     "small": Scale(6000, {"hubert_iter1": 1500, "hubert_iter2": 1500, "data2vec": 1500, "distill": 1500,
-                          "finetune": 6000, "mae": 2400}, kmeans_restarts=10),
+                          "finetune": 6000, "mae": 2400, "simclr": 2400}, kmeans_restarts=10),
     "full": Scale(20000, {"hubert_iter1": 20000, "hubert_iter2": 20000, "data2vec": 20000, "distill": 20000,
-                          "finetune": 40000, "mae": 20000}, kmeans_restarts=20),
+                          "finetune": 40000, "mae": 20000, "simclr": 20000}, kmeans_restarts=20),
 }
 
 
@@ -250,24 +250,61 @@ def mae(ctx: Context) -> dict:
     return {"model_path": str(out / "mae.safetensors"), **_metrics(out)}
 
 
+def simclr(ctx: Context) -> dict:
+    out = ctx.path("simclr")
+    _recipe("pretrain_simclr", "simclr/tiny", [f"out_dir={out}", *_steps(ctx, "simclr")])
+    return {"model_path": str(out / "encoder.safetensors"), **_metrics(out)}
+
+
+VISION_SETS = {"digits": None, "lfw": "builtin:lfw"}  # held-out digits; faces vs non-faces (a second kind of image)
+
+
 def image_features(ctx: Context) -> dict:
-    """Export the MAE encoder (.pte, .onnx; verified), then k-NN/probe, retrieval and plots through the
-    .pte (the on-device path), and the eager encoder against its random-init baseline."""
+    """For each pretrained encoder (MAE, SimCLR): k-NN/probe, retrieval and plots on the held-out digits and
+    on ``lfw`` beside the raw pixels (eager), then export it (.pte, .onnx; verified) and score the digits' k-NN
+    through each artifact (the on-device path must give the eager numbers)."""
     from edge_ssl.deploy.pipeline import ExportConfig, export_model
     from edge_ssl.vision.embed import run_embed
 
-    encoder = Path(ctx.results["mae"]["model_path"]).with_name("encoder.safetensors")  # the ViT alone
+    encoders = {"mae": Path(ctx.results["mae"]["model_path"]).with_name("encoder.safetensors"),  # the ViT alone
+                "simclr": Path(ctx.results["simclr"]["model_path"])}
     out = ctx.path("image_features")
-    eager = run_embed(encoder, out / "eager", baseline="random")
+    scores: dict[str, dict] = {}  # set -> encoder row -> scores
     arts = {}
-    for fmt in ("pte", "onnx"):
-        res = export_model(encoder, ctx.path("artifacts", f"vit_fp32.{fmt}"), ExportConfig())
-        emb = run_embed(res.artifact, out / fmt, probe=False)
-        arts[f"vit-{fmt}-fp32"] = {"path": str(res.artifact), "size_mb": res.size_bytes / 1e6,
-                                   "knn_acc": emb["scores"]["model"]["knn_top1"]}
-    arts["vit-eager-fp32"] = {"path": str(encoder), "size_mb": encoder.stat().st_size / 1e6,
-                              "knn_acc": eager["scores"]["model"]["knn_top1"]}
-    return {"artifacts": arts, "scores": eager["scores"], "report_path": str(out / "eager" / "results.json")}
+    for method, encoder in encoders.items():
+        for set_name, images in VISION_SETS.items():
+            res = run_embed(encoder, out / method / set_name, images,
+                            baseline="random" if method == "mae" and set_name == "digits" else None)
+            rows = scores.setdefault(set_name, {})
+            rows.setdefault(f"raw pixels ({res['image_size']} px)", res["scores"]["raw pixels"])  # each encoder's input
+            if "random init" in res["scores"]:
+                rows["ViT random init"] = res["scores"]["random init"]
+            rows[method] = res["scores"]["model"]
+        eager_knn = scores["digits"][method]["knn_top1"]
+        arts[f"{method}-vit-eager-fp32"] = {"path": str(encoder), "size_mb": encoder.stat().st_size / 1e6,
+                                            "knn_acc": eager_knn}
+        for fmt in ("pte", "onnx"):
+            res = export_model(encoder, ctx.path("artifacts", f"{method}_vit_fp32.{fmt}"), ExportConfig())
+            emb = run_embed(res.artifact, out / method / fmt, probe=False)
+            arts[f"{method}-vit-{fmt}-fp32"] = {"path": str(res.artifact), "size_mb": res.size_bytes / 1e6,
+                                               "knn_acc": emb["scores"]["model"]["knn_top1"], "verified": res.passed}
+    return {"artifacts": arts, "scores": scores, "table": vision_table(scores)}
+
+
+def vision_table(scores: dict[str, dict]) -> str:
+    """Markdown: one row per encoder (raw pixels first), k-NN and probe per image set."""
+    names = list(dict.fromkeys(name for rows in scores.values() for name in rows))
+    pct = lambda v: "-" if v is None else f"{100 * v:.1f}%"  # noqa: E731
+    label = {"knn_top1": "k-NN top-1", "knn_top5": "k-NN top-5", "knn_bn_top1": "k-NN top-1 (BN)",
+             "linear_probe": "linear probe"}
+    # top-5 only where a set has more than 5 classes
+    cols = {s: [k for k in label if any(k in r for r in rows.values())] for s, rows in scores.items()}
+    head = ["encoder"] + [f"{s} {label[k]}" for s, keys in cols.items() for k in keys]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name in names:
+        cells = [name] + [pct(scores[s].get(name, {}).get(k)) for s, keys in cols.items() for k in keys]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
 
 
 STAGES = [
@@ -283,7 +320,8 @@ STAGES = [
     Stage("real_clips", "extract the held-out real voices (game package)", real_clips),
     Stage("transcribe", "transcribe held-out voices with every artifact", transcribe_heldout),
     Stage("mae", "MAE-pretrain a tiny ViT on digits", mae),
-    Stage("image_features", "export the ViT, embed, k-NN, plots", image_features),
+    Stage("simclr", "SimCLR-pretrain a tiny ViT on digits", simclr),
+    Stage("image_features", "embed beside raw pixels (digits, lfw), export the ViTs, k-NN via each", image_features),
 ]
 
 
@@ -327,6 +365,11 @@ def write_report(ctx: Context, table: str, wall_s: float) -> Path:
         lines += ["At this scale the student's CER is a smoke-level signal: the budgets that make a small student "
                   "spell, measured on held-out TTS and real voices, are in docs/real_speech.md (\"What budget makes "
                   "a student spell\"); the bundled row is such a model.", ""]
+    if r.get("image_features", {}).get("table"):
+        lines += ["## Image features", "", "Held-out digits (gallery: the 4000 training digits) and lfw (faces vs "
+                  "non-faces, 80/20 split per class); k-NN k=20, T=0.07 on L2-normalised features, and on features "
+                  "standardised with the training set's statistics (BN); raw pixels = the encoder's input view.", "",
+                  r["image_features"]["table"], ""]
     lines += ["## Stages", "", "| stage | seconds | CPU seconds | notes |", "|---|---|---|---|"]
     for st in STAGES:
         res = r.get(st.name, {})
@@ -334,7 +377,7 @@ def write_report(ctx: Context, table: str, wall_s: float) -> Path:
                           if k in ("first_loss", "last_loss", "steps"))
         lines.append(f"| {st.title} | {res.get('seconds', '-')} | {res.get('cpu_seconds', '-')} | {notes} |")
     lines += ["", "## Plots", ""]
-    for png in sorted(ctx.root.glob("*/*.png")):
+    for png in sorted(ctx.root.glob("*/*.png")) + sorted(ctx.root.glob("image_features/*/digits/*.png")):
         lines.append(f"![{png.parent.name}/{png.name}]({png.relative_to(ctx.root)})")
     out = ctx.path("report.md")
     atomic_write_text(out, "\n".join(lines) + "\n")

@@ -174,7 +174,8 @@ def run_embed(model: str | Path, out_dir: str | Path, images: str | Path | None 
     elif baseline:
         raise EdgeSSLError(f"unknown baseline {baseline!r} (only 'random')")
 
-    results: dict = {"model": str(model), "data": source, "unreadable": problems, "scores": {}}
+    results: dict = {"model": str(model), "data": source, "image_size": enc.image_size, "unreadable": problems,
+                     "scores": {}}
     gallery_feats, test_feats = {}, {}
     for name, e in encoders.items():
         gallery_feats[name] = extract_features(e.embed, gallery, e.image_size)  # (N, D)

@@ -47,12 +47,13 @@ def test_demo_scales_cover_every_training_stage():
     from edge_ssl.demo import SCALES, STAGES
     from edge_ssl.recipes.common import resolve_config_path
 
-    trained = {"hubert_iter1", "hubert_iter2", "data2vec", "distill", "finetune", "mae"}
+    trained = {"hubert_iter1", "hubert_iter2", "data2vec", "distill", "finetune", "mae", "simclr"}
     assert trained <= {s.name for s in STAGES}
     for scale in SCALES.values():
         assert set(scale.steps) == trained and all(n > 0 for n in scale.steps.values())
         assert set(scale.overrides) <= trained
-    for name in ("hubert/tiny", "hubert/tiny_iter2", "data2vec/tiny", "distill/tiny", "ctc/tiny", "mae/tiny"):
+    for name in ("hubert/tiny", "hubert/tiny_iter2", "data2vec/tiny", "distill/tiny", "ctc/tiny", "mae/tiny",
+                 "simclr/tiny"):
         assert resolve_config_path(name).is_file()
 
 
