@@ -2,8 +2,9 @@
 import pytest
 import torch
 
-from edge_ssl.deploy.export_modules import (ExportLayerNorm, ExportSelfAttention, ExportTimeNorm, SWAPS,
-                                            for_export)
+from edge_ssl.deploy.export_modules import (ChannelNorm4d, ExportLayerNorm, ExportSelfAttention,
+                                            ExportTimeNorm, SWAPS, for_export)
+from edge_ssl.models.conv_extractor import ConvFeatureExtractor
 from edge_ssl.models.norm import LayerNorm, TimeNorm
 from edge_ssl.models.speech_encoder import SpeechEncoder, tiny, tiny_logmel
 from edge_ssl.models.transformer import SelfAttention
@@ -65,9 +66,38 @@ def test_whole_encoder_same_function_and_left_alone(cfg):
     assert {n: type(m) for n, m in enc.named_modules()} == before                # the model itself untouched
     kinds = {type(m) for m in export.modules()}
     assert not kinds & set(SWAPS) and kinds & {ExportLayerNorm, ExportSelfAttention}
-    assert (ExportTimeNorm in kinds) == (cfg.extractor_mode == "group_norm")
+    time_norm = ChannelNorm4d if cfg.frontend == "conv" else ExportTimeNorm   # the 4-D front-end's own form
+    assert (time_norm in kinds) == (cfg.extractor_mode == "group_norm")
     for p, q in zip(enc.parameters(), export.parameters()):
-        assert torch.equal(p, q)
+        assert torch.equal(p.flatten(), q.flatten())                             # the 4-D front-end: same values
     wave = randn(1, 8000) * 0.1
     with torch.no_grad():
         torch.testing.assert_close(export(wave), enc(wave), atol=1e-5, rtol=1e-5)
+
+
+CONV = [(8, 10, 5), (8, 3, 2), (8, 2, 2)]
+
+
+@pytest.mark.parametrize("mode,padding,eps", [("group_norm", False, None), ("group_norm", True, 1e-5),
+                                              ("none", True, None), ("none", False, None)])
+@pytest.mark.parametrize("bias", [False, True])
+def test_conv_extractor_4d(mode, padding, eps, bias):
+    fe = with_random_affine(ConvFeatureExtractor(CONV, mode=mode, bias=bias, padding=padding, normalize_eps=eps))
+    export = swapped(fe)
+    assert export.as_4d and all(type(b.conv) is torch.nn.Conv2d for b in export.conv_layers)
+    assert all(type(b.conv) is torch.nn.Conv1d for b in fe.conv_layers)             # the model itself untouched
+    wave = randn(2, 1000) * 0.3 + 0.05                                               # (B, S)
+    with torch.no_grad():
+        torch.testing.assert_close(export(wave), fe(wave), atol=1e-5, rtol=1e-5)
+    with pytest.raises(ValueError, match="unpadded"):
+        export(wave, torch.tensor([1000, 800]))
+
+
+@pytest.mark.parametrize("kw", [dict(mode="layer_norm"), dict(frontend="logmel", n_mels=16)], ids=["layer_norm", "logmel"])
+def test_conv_extractor_other_forms_unchanged(kw):
+    fe = with_random_affine(ConvFeatureExtractor([(8, 3, 2), (8, 2, 2)] if "frontend" in kw else CONV, **kw))
+    export = swapped(fe)
+    assert not export.as_4d and all(type(b.conv) is torch.nn.Conv1d for b in export.conv_layers)
+    wave, lengths = randn(2, 4000) * 0.3, torch.tensor([4000, 3000])
+    with torch.no_grad():
+        torch.testing.assert_close(export(wave, lengths), fe(wave, lengths), atol=1e-5, rtol=1e-5)
