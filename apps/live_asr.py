@@ -14,8 +14,8 @@ No sound card? ``edge_ssl.audio.sources.make_virtual_microphone`` plays a file a
 import argparse
 import sys
 
-from edge_ssl.asr.endpoint import live_endpoint
-from edge_ssl.asr.stream import Final, open_session
+from edge_ssl.asr.stream.endpoint import live_endpoint
+from edge_ssl.asr.stream.session import Final, open_session
 from edge_ssl.audio.sources import MicSource, format_devices, list_input_devices
 from edge_ssl.errors import EdgeSSLError
 

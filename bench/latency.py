@@ -40,7 +40,7 @@ RULES = ("before", "live")  # before: the pre-issue-17 listen defaults (0.5 s si
 
 
 def endpoint_for(rule: str, args):
-    from edge_ssl.asr.endpoint import EndpointConfig, live_endpoint
+    from edge_ssl.asr.stream.endpoint import EndpointConfig, live_endpoint
 
     if rule == "before":
         return EndpointConfig(trailing_silence=0.5, speech_pad=0.1)
@@ -54,8 +54,8 @@ def replay(model: Path, wav: Path, endpoint, args) -> tuple[list, list[tuple[int
     the session)."""
     from rich.console import Console
 
-    from edge_ssl.asr.stream import Final, StreamConfig, open_session, run_stream
-    from edge_ssl.asr.vad import VadConfig
+    from edge_ssl.asr.stream.session import Final, StreamConfig, open_session, run_stream
+    from edge_ssl.asr.stream.vad import VadConfig
     from edge_ssl.audio.sources import FileSource
     from edge_ssl.cli.apps import LiveDisplay
 
@@ -111,8 +111,8 @@ def score(sentences, shown, arrivals, sr: int) -> dict:
 
 
 def summarise(rule: str, endpoint, scored: dict, session, sentences, wave, rec, load: tuple[float, float]) -> dict:
-    from edge_ssl.asr.metrics import corpus_error_rates
-    from edge_ssl.asr.stream import transcribe_wave
+    from edge_ssl.asr.evaluate.metrics import corpus_error_rates
+    from edge_ssl.asr.stream.session import transcribe_wave
 
     rows = [r for r in scored["sentences"] if not r["missed"]]
     lat = np.array([r["latency_s"] for r in rows]) * 1000
@@ -173,7 +173,7 @@ def main() -> None:
 
     import soundfile as sf
 
-    from edge_ssl.asr.stream import open_recognizer
+    from edge_ssl.asr.stream.session import open_recognizer
     from edge_ssl.assets import model_or_bundled
 
     from replay_set import build_replay_set

@@ -44,7 +44,7 @@ def long_recording(folder: Path, hours: float, voice: str) -> Path:
     """A 16-sentence dialogue, repeated to ``hours``; written block by block (PCM 16)."""
     import soundfile as sf
 
-    from edge_ssl.asr.segment import build_dialogue
+    from edge_ssl.asr.stream.segment import build_dialogue
     wave, _ = build_dialogue(SENTENCES, [0.6 + 0.1 * (i % 7) for i in range(len(SENTENCES) + 1)], voice=voice)
     path = folder / "soak.wav"
     with sf.SoundFile(str(path), "w", 16000, 1, subtype="PCM_16") as f:
@@ -65,7 +65,7 @@ def main() -> None:
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
 
-    from edge_ssl.asr.stream import Final, StreamConfig, open_session, run_stream
+    from edge_ssl.asr.stream.session import Final, StreamConfig, open_session, run_stream
     from edge_ssl.audio.sources import FileSource
 
     tmp = Path(tempfile.mkdtemp(prefix="bench_soak_"))

@@ -206,7 +206,7 @@ def transcribe_heldout(ctx: Context) -> dict:
     """CER/WER on held-out-voice clips (``heldout_clips``) and on the held-out real speakers (``real_clips``),
     and latency on 10 s of audio (``edge-ssl bench``, each runtime in its own process, HF transformers eager
     as the baseline) for eager and every artifact."""
-    from edge_ssl.asr.evaluate import evaluate_manifest
+    from edge_ssl.asr.evaluate.report import evaluate_manifest
     from edge_ssl.deploy.bench import BenchConfig, run_bench
     from edge_ssl.runtime import open_runner
     from edge_ssl.threads import one_thread

@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
-from edge_ssl.asr.ctc_decode import greedy_ids
-from edge_ssl.asr.tokenizer import CharTokenizer
+from edge_ssl.asr.decode.greedy import greedy_ids
+from edge_ssl.asr.decode.tokenizer import CharTokenizer
 from edge_ssl.errors import EdgeSSLError
 
 if TYPE_CHECKING:
-    from edge_ssl.asr.vad import Detector
+    from edge_ssl.asr.stream.vad import Detector
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ class CTCRunner(Protocol):
 
 @runtime_checkable
 class TextRecognizer(Protocol):
-    """An engine that returns text itself, not CTC logits: the peers (``edge_ssl.asr.peers``)."""
+    """An engine that returns text itself, not CTC logits: the peers (``edge_ssl.asr.evaluate.peers``)."""
 
     sample_rate: int
     decoder: str  # how it decodes; recorded in the evaluation summary
@@ -73,9 +73,9 @@ def transcribe_file(runner: CTCRunner, path: str | Path) -> str:
 def transcribe_segments(runner: CTCRunner, wave: np.ndarray, vad: "str | Detector" = "auto") -> list[dict]:
     """wave (S,) at ``runner.sample_rate`` -> [{"start": s, "end": s, "text": str}] per VAD segment.
     ``vad``: a detector name, or a detector opened once for many files (reset here)."""
-    from edge_ssl.asr.segment import segment_wave
-    from edge_ssl.asr.stream import RunnerRecognizer, transcribe_wave as transcribe_segment
-    from edge_ssl.asr.vad import open_detector
+    from edge_ssl.asr.stream.segment import segment_wave
+    from edge_ssl.asr.stream.session import RunnerRecognizer, transcribe_wave as transcribe_segment
+    from edge_ssl.asr.stream.vad import open_detector
 
     detector = open_detector(vad) if isinstance(vad, str) else vad
     detector.reset()

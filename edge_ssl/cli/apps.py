@@ -5,7 +5,7 @@ from pathlib import Path
 
 import typer
 
-from edge_ssl.asr.endpoint import LIVE_COMMIT_SILENCE, LIVE_SPEECH_PAD
+from edge_ssl.asr.stream.endpoint import LIVE_COMMIT_SILENCE, LIVE_SPEECH_PAD
 from edge_ssl.cli.app import app
 
 
@@ -75,7 +75,7 @@ class LiveDisplay:
     def __call__(self, ev) -> None:
         from rich.text import Text
 
-        from edge_ssl.asr.stream import Final
+        from edge_ssl.asr.stream.session import Final
 
         if isinstance(ev, Final):
             self.last_partial = ""
@@ -119,9 +119,9 @@ def listen(
                                             "inf: never (e.g. for an unpaced virtual microphone)."),
 ) -> None:
     """Live transcription: partial text while you speak, the final text at each endpoint, latency on exit."""
-    from edge_ssl.asr.endpoint import live_endpoint
-    from edge_ssl.asr.stream import StreamConfig, open_session, run_stream
-    from edge_ssl.asr.vad import VadConfig
+    from edge_ssl.asr.stream.endpoint import live_endpoint
+    from edge_ssl.asr.stream.session import StreamConfig, open_session, run_stream
+    from edge_ssl.asr.stream.vad import VadConfig
     from edge_ssl.audio.sources import FileSource, MicSource, format_devices, list_input_devices, resolve_input_device
     from edge_ssl.errors import EdgeSSLError
 

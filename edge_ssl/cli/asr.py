@@ -55,7 +55,7 @@ def evaluate(
     import json
     from dataclasses import asdict
 
-    from edge_ssl.asr.evaluate import comparison_table, evaluate_manifest, utterance_counts
+    from edge_ssl.asr.evaluate.report import comparison_table, evaluate_manifest, utterance_counts
     from edge_ssl.errors import EdgeSSLError
 
     engines = list(engines or [])
@@ -78,7 +78,7 @@ def evaluate(
     summaries, failed = [], 0
     for name, (kind, what), default_out in systems:
         if kind == "engine":
-            from edge_ssl.asr.peers import open_peer
+            from edge_ssl.asr.evaluate.peers import open_peer
 
             runner, decoder = open_peer(what), None
         else:
@@ -86,7 +86,7 @@ def evaluate(
 
             runner, decoder = open_model(what), None
             if lm:
-                from edge_ssl.asr.beam import BeamOptions, LexiconBeamDecoder
+                from edge_ssl.asr.decode.beam import BeamOptions, LexiconBeamDecoder
 
                 opts = BeamOptions(beam=beam, lm_weight=lm_weight, word_score=word_score)
                 decoder = LexiconBeamDecoder(lm, runner.tokens, runner.blank_id, opts)
@@ -141,7 +141,7 @@ def pseudo_label(
                                      "teacher); a later run without it selects from their files."),
 ) -> None:
     """Label unlabeled audio with teacher ASR engines; keep what they agree on. Resumable after a kill."""
-    from edge_ssl.asr.pseudo_label import SelectRule, pseudo_label as run
+    from edge_ssl.asr.evaluate.pseudo_label import SelectRule, pseudo_label as run
 
     rule = SelectRule(max_cer=max_cer, min_confidence=min_confidence, strict=strict, text_key=text_key,
                       check_key=check_key, text_fallback=text_fallback)
@@ -171,8 +171,8 @@ def build_lm(
     out: Path = typer.Option(Path("lm.arpa"), "--out", "-o", help="ARPA file to write."),
 ) -> None:
     """Word n-gram LM (interpolated modified Kneser-Ney) as an ARPA file, for ``evaluate --lm``."""
-    from edge_ssl.asr.lm_text import gather_lm_text
-    from edge_ssl.asr.ngram import write_arpa
+    from edge_ssl.asr.decode.lm_text import gather_lm_text
+    from edge_ssl.asr.decode.ngram import write_arpa
 
     text = gather_lm_text(texts or [], wordnet, exclude or [])
     stats = write_arpa(text.sentences, out, order)
@@ -198,7 +198,7 @@ def transcribe(
 
     from edge_ssl.asr.transcribe import (expand_audio_paths, format_segments, open_model, output_paths,
                                          transcribe_segments)
-    from edge_ssl.asr.vad import open_detector
+    from edge_ssl.asr.stream.vad import open_detector
     from edge_ssl.audio.io import load_audio
     from edge_ssl.errors import EdgeSSLError
     from edge_ssl.io import atomic_write_text

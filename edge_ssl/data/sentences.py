@@ -11,7 +11,7 @@ import functools
 import re
 from pathlib import Path
 
-from edge_ssl.asr.tokenizer import normalize_text
+from edge_ssl.asr.decode.tokenizer import normalize_text
 from edge_ssl.errors import EdgeSSLError
 
 WORDNET_DIR = Path("/usr/share/wordnet")

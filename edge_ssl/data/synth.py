@@ -29,7 +29,7 @@ from typing import Any, Sequence
 import numpy as np
 import soxr
 
-from edge_ssl.asr.tokenizer import normalize_text
+from edge_ssl.asr.decode.tokenizer import normalize_text
 from edge_ssl.audio import augment
 from edge_ssl.audio.io import SAMPLE_RATE, AudioError, audio_info, save_wav
 from edge_ssl.data.manifest import ManifestError, Utterance, read_manifest, write_manifest

@@ -26,7 +26,7 @@ def _cer(hyps: list[str], refs: list[str]) -> float:
 
 def measure(runners: dict[str, object], items: list[tuple[str, np.ndarray, str | None]]) -> list[Accuracy]:
     """``runners``: name -> Runner; the first is the fp32 reference. ``items``: (id, wave, text|None)."""
-    from edge_ssl.asr.tokenizer import normalize_text
+    from edge_ssl.asr.decode.tokenizer import normalize_text
 
     names = list(runners)
     outs = {n: [runners[n].run(w) for _, w, _ in items] for n in names}

@@ -109,7 +109,7 @@ def export_model(model_path: str | Path, out: str | Path, cfg: ExportConfig = Ex
     with staged_publish(out) as staged:  # published on success only, with its sidecars
         partitions = _write_artifact(wrapper, staged, fmt, model_path, cfg)
         if meta.tokens:
-            from edge_ssl.asr.tokenizer import CharTokenizer
+            from edge_ssl.asr.decode.tokenizer import CharTokenizer
 
             CharTokenizer(meta.tokens).save(staged.with_name(TOKENS))
         write_golden_vectors(staged, model_path, cfg, cfg.threads)

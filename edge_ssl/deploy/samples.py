@@ -25,7 +25,7 @@ def random_ctc_model(path: str | Path, size: str = "tiny", seed: int = 0, head_g
     ``head_gain`` scales the head so greedy decoding of random weights yields varied characters, not all
     blanks: a text comparison between runtimes then means something.
     """
-    from edge_ssl.asr.tokenizer import CharTokenizer
+    from edge_ssl.asr.decode.tokenizer import CharTokenizer
     from edge_ssl.models import speech_encoder as se
     from edge_ssl.models.ctc import CTCModel
     from edge_ssl.models.store import save_model

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_ssl.asr.tokenizer import CharTokenizer
+from edge_ssl.asr.decode.tokenizer import CharTokenizer
 from edge_ssl.errors import EdgeSSLError
 from edge_ssl.methods.ctc import CTCFinetuner, FinetuneModelConfig
 from edge_ssl.models.ctc import CTCModel
@@ -134,7 +134,7 @@ def train(cfg: Config, info: DistInfo) -> Path:
         plot_metrics(out / "metrics.jsonl", out / "loss.png", ("loss", "lr"))
         log.info("saved %s", out / "model.safetensors")
         if cfg.data.valid_manifest:
-            from edge_ssl.asr.evaluate import evaluate_manifest
+            from edge_ssl.asr.evaluate.report import evaluate_manifest
             from edge_ssl.asr.transcribe import open_model
             s = evaluate_manifest(open_model(out / "model.safetensors"), cfg.data.valid_manifest, out / "valid",
                                   progress=False)

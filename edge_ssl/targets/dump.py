@@ -81,7 +81,7 @@ def feature_fn(cfg: TargetsConfig) -> tuple[FeatureFn, float, str]:
 
 def char_frames(text: str, wave: np.ndarray, num_frames: int, label_rate: float) -> np.ndarray:
     """(num_frames,) reference ids: characters spread uniformly over the voiced region, SILENCE elsewhere."""
-    from edge_ssl.asr.tokenizer import normalize_text
+    from edge_ssl.asr.decode.tokenizer import normalize_text
 
     chars = [ord(c) for c in normalize_text(text).replace(" ", "|")]
     ref = np.full(num_frames, SILENCE, dtype=np.int64)

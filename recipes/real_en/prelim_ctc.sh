@@ -16,7 +16,7 @@ DATA=${DATA:-data/real}
 "$PY" - "$DATA" <<'PYEOF'
 import json, sys
 from pathlib import Path
-from edge_ssl.asr.tokenizer import normalize_text
+from edge_ssl.asr.decode.tokenizer import normalize_text
 data = Path(sys.argv[1])
 rows = [json.loads(l) for l in (data / "train_real_en.jsonl").read_text().splitlines()]
 out = []

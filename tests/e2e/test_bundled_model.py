@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from edge_ssl.asr.metrics import corpus_error_rates
+from edge_ssl.asr.evaluate.metrics import corpus_error_rates
 from edge_ssl.assets import ARTIFACTS, bundled_model
 from edge_ssl.data.manifest import read_manifest
 from tts_clips import speak

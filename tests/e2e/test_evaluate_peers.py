@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from edge_ssl.asr.peers import ENGINES
+from edge_ssl.asr.evaluate.peers import ENGINES
 from tts_clips import speak
 
 pytestmark = pytest.mark.e2e

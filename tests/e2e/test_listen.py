@@ -12,11 +12,11 @@ import pytest
 import soundfile as sf
 import torch
 
-from edge_ssl.asr.endpoint import live_endpoint
-from edge_ssl.asr.segment import build_dialogue, segment_wave
-from edge_ssl.asr.stream import StreamConfig, open_recognizer, open_session, run_stream, transcribe_wave
-from edge_ssl.asr.tokenizer import CharTokenizer
-from edge_ssl.asr.vad import SileroVad
+from edge_ssl.asr.stream.endpoint import live_endpoint
+from edge_ssl.asr.stream.segment import build_dialogue, segment_wave
+from edge_ssl.asr.stream.session import StreamConfig, open_recognizer, open_session, run_stream, transcribe_wave
+from edge_ssl.asr.decode.tokenizer import CharTokenizer
+from edge_ssl.asr.stream.vad import SileroVad
 from edge_ssl.audio.io import load_audio
 from edge_ssl.audio.sources import MicSource, import_sounddevice, make_virtual_microphone
 from edge_ssl.models.ctc import CTCModel

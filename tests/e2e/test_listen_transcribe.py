@@ -10,10 +10,10 @@ import soundfile as sf
 import soxr
 import torch
 
-from edge_ssl.asr.segment import build_dialogue, segment_wave
-from edge_ssl.asr.stream import open_recognizer, transcribe_wave
-from edge_ssl.asr.tokenizer import CharTokenizer
-from edge_ssl.asr.vad import SileroVad
+from edge_ssl.asr.stream.segment import build_dialogue, segment_wave
+from edge_ssl.asr.stream.session import open_recognizer, transcribe_wave
+from edge_ssl.asr.decode.tokenizer import CharTokenizer
+from edge_ssl.asr.stream.vad import SileroVad
 from edge_ssl.audio.io import load_audio
 from edge_ssl.models.ctc import CTCModel
 from edge_ssl.models.speech_encoder import tiny

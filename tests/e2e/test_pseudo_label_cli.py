@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from edge_ssl.asr.metrics import error_counts
+from edge_ssl.asr.evaluate.metrics import error_counts
 from tts_clips import speak
 
 pytestmark = pytest.mark.e2e

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from edge_ssl.asr.tokenizer import BLANK, SPACE, CharTokenizer
+from edge_ssl.asr.decode.tokenizer import BLANK, SPACE, CharTokenizer
 from edge_ssl.errors import EdgeSSLError
 from edge_ssl.models.ctc import CTCModel
 from edge_ssl.models.speech_encoder import EncoderConfig, SpeechEncoder

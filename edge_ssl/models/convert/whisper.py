@@ -4,7 +4,7 @@ Only the encoder is kept (the decoder and its output projection are dropped); th
 ``SpeechEncoder`` with the ``whisper()`` config, so distillation, student initialisation and export treat it
 like any other teacher. Sources:
 
-- ``whisper:<name>``: the offline CTranslate2 folders of edge_ssl.asr.whisper_models (``base``, ``tiny.en``);
+- ``whisper:<name>``: the offline CTranslate2 folders of edge_ssl.asr.evaluate.whisper_models (``base``, ``tiny.en``);
 - a CTranslate2 folder (``model.bin``, read by ``ct2.py``; fp16/fp32, not int8);
 - a HF folder (``config.json`` with ``model_type: whisper`` + ``model.safetensors`` or ``pytorch_model.bin``,
   from ``WhisperModel`` or ``WhisperForConditionalGeneration``).
@@ -93,7 +93,7 @@ def import_whisper(src: str | Path, pad_to: float | None = None) -> ImportedTeac
     short clip; 10 s costs ~1/5 of it on 1-2 s clips at a final-layer cosine of ~0.98 to it; 0 runs the clip
     alone (cheapest; cosine ~0.87-0.95 at the last layer)."""
     if str(src).startswith(PREFIX):
-        from edge_ssl.asr.whisper_models import whisper_model_dir
+        from edge_ssl.asr.evaluate.whisper_models import whisper_model_dir
 
         name = str(src)[len(PREFIX):]
         teacher = import_ct2(whisper_model_dir(name), source=f"{PREFIX}{name}")
@@ -263,7 +263,7 @@ def verify_whisper(src: str | Path, model: torch.nn.Module, seconds: float = 2.0
 
 def ct2_folder(src: str | Path) -> Path | None:
     if str(src).startswith(PREFIX):
-        from edge_ssl.asr.whisper_models import whisper_model_dir
+        from edge_ssl.asr.evaluate.whisper_models import whisper_model_dir
 
         return whisper_model_dir(str(src)[len(PREFIX):])
     return Path(src) if (Path(src) / "model.bin").is_file() else None

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from edge_ssl.asr.tokenizer import normalize_text
+from edge_ssl.asr.decode.tokenizer import normalize_text
 from edge_ssl.audio.io import load_audio
 from edge_ssl.data.manifest import read_manifest
 from edge_ssl.data.sentences import is_clean, wordnet_sentences

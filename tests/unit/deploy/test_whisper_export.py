@@ -33,7 +33,7 @@ def frames(n: int) -> int:
 def whisper_ctc_file(folder, name="whisper_ctc", seed=0, **overrides):
     """A teacher file as ``edge-ssl import`` writes it, then a CTC model built from it by finetune's own
     ``build_model`` (init_from), saved as ``train`` saves it. The head is scaled so random greedy text varies."""
-    from edge_ssl.asr.tokenizer import CharTokenizer
+    from edge_ssl.asr.decode.tokenizer import CharTokenizer
     from edge_ssl.models.speech_encoder import SpeechEncoder, whisper
     from edge_ssl.models.store import save_model
     from edge_ssl.methods.ctc import FinetuneModelConfig
@@ -180,9 +180,9 @@ def test_static_int8_pte_is_one_partition(whisper_ctc, speech_manifest, tmp_path
 
 
 def test_transcribe_evaluate_and_stream_on_the_pte(pte, whisper_ctc, speech_manifest, tmp_path, run_cli):
-    from edge_ssl.asr.segment import Segmenter, build_dialogue, segment_wave
-    from edge_ssl.asr.stream import Final, StreamConfig, StreamingSession, open_recognizer, transcribe_wave
-    from edge_ssl.asr.vad import SileroVad
+    from edge_ssl.asr.stream.segment import Segmenter, build_dialogue, segment_wave
+    from edge_ssl.asr.stream.session import Final, StreamConfig, StreamingSession, open_recognizer, transcribe_wave
+    from edge_ssl.asr.stream.vad import SileroVad
     from edge_ssl.audio.io import save_wav
     from edge_ssl.data.manifest import read_manifest
 

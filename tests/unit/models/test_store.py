@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from edge_ssl.asr.tokenizer import CharTokenizer
+from edge_ssl.asr.decode.tokenizer import CharTokenizer
 from edge_ssl.errors import EdgeSSLError
 from edge_ssl.models.ctc import CTCModel
 from edge_ssl.models.speech_encoder import SpeechEncoder, tiny

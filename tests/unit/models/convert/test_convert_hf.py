@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from hf_reference import TOL, VOCAB, max_diffs, random_model, reference, save_folder
-from edge_ssl.asr.tokenizer import CharTokenizer
+from edge_ssl.asr.decode.tokenizer import CharTokenizer
 from edge_ssl.errors import EdgeSSLError
 from edge_ssl.models.convert import build_model, import_teacher, save_teacher
 from edge_ssl.models.store import load_model

@@ -143,7 +143,7 @@ def test_ct2_float16_import_matches_ctranslate2_and_verifies(converted, tmp_path
 @pytest.mark.parametrize("name", ["tiny.en", "base"])
 def test_shipped_whisper_matches_ctranslate2(name, speech_manifest, tmp_path):
     pytest.importorskip("ctranslate2")
-    from edge_ssl.asr.whisper_models import whisper_model_dir
+    from edge_ssl.asr.evaluate.whisper_models import whisper_model_dir
     from edge_ssl.audio.io import load_audio
     from edge_ssl.data.manifest import read_manifest
     from edge_ssl.models.convert.whisper import ct2_encode

@@ -4,7 +4,7 @@ import sys
 import pytest
 
 from hf_reference import VOCAB, random_model, save_folder
-from edge_ssl.asr.tokenizer import CharTokenizer
+from edge_ssl.asr.decode.tokenizer import CharTokenizer
 from edge_ssl.cli import main
 from edge_ssl.models.store import load_model
 

@@ -1,7 +1,7 @@
 """WER/CER of a CTC model on a labeled manifest: per-utterance JSONL plus a summary JSON.
 
 The model is any runner (``edge_ssl.asr.transcribe``), so the same evaluation scores an eager model file
-and an exported .onnx/.pte artifact, or a peer engine that returns text (``edge_ssl.asr.peers``). A file
+and an exported .onnx/.pte artifact, or a peer engine that returns text (``edge_ssl.asr.evaluate.peers``). A file
 that cannot be read is reported and skipped, not fatal.
 """
 from __future__ import annotations
@@ -16,8 +16,8 @@ from typing import Callable
 import numpy as np
 from tqdm import tqdm
 
-from edge_ssl.asr.metrics import ErrorCounts, error_counts
-from edge_ssl.asr.tokenizer import normalize_text
+from edge_ssl.asr.evaluate.metrics import ErrorCounts, error_counts
+from edge_ssl.asr.decode.tokenizer import normalize_text
 from edge_ssl.asr.transcribe import CTCRunner, TextRecognizer, decode
 from edge_ssl.errors import EdgeSSLError
 from edge_ssl.io import atomic_write_text

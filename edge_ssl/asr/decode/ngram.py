@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
-from edge_ssl.asr.tokenizer import normalize_text
+from edge_ssl.asr.decode.tokenizer import normalize_text
 from edge_ssl.errors import EdgeSSLError
 from edge_ssl.io import atomic_path
 

@@ -5,9 +5,9 @@ import math
 import numpy as np
 import pytest
 
-from edge_ssl.asr.lm_text import gather_lm_text
-from edge_ssl.asr.ngram import UNK, read_arpa_words, write_arpa
-from edge_ssl.asr.tokenizer import CharTokenizer
+from edge_ssl.asr.decode.lm_text import gather_lm_text
+from edge_ssl.asr.decode.ngram import UNK, read_arpa_words, write_arpa
+from edge_ssl.asr.decode.tokenizer import CharTokenizer
 from edge_ssl.data.manifest import Utterance, write_manifest
 from edge_ssl.errors import EdgeSSLError
 
@@ -94,8 +94,8 @@ def ambiguous_logits(tok: CharTokenizer) -> np.ndarray:
 
 
 def test_lm_corrects_an_ambiguous_greedy_path(tmp_path):
-    from edge_ssl.asr.beam import BeamOptions, LexiconBeamDecoder
-    from edge_ssl.asr.ctc_decode import greedy_ids
+    from edge_ssl.asr.decode.beam import BeamOptions, LexiconBeamDecoder
+    from edge_ssl.asr.decode.greedy import greedy_ids
 
     tok = CharTokenizer()
     write_arpa(CORPUS, tmp_path / "lm.arpa")

@@ -28,11 +28,11 @@ from typing import Literal, Protocol
 
 import numpy as np
 
-from edge_ssl.asr.ctc_decode import greedy_ids
-from edge_ssl.asr.endpoint import EndpointConfig, Segment
-from edge_ssl.asr.segment import Segmenter
-from edge_ssl.asr.tokenizer import CharTokenizer
-from edge_ssl.asr.vad import WINDOW, VadConfig, open_detector
+from edge_ssl.asr.decode.greedy import greedy_ids
+from edge_ssl.asr.stream.endpoint import EndpointConfig, Segment
+from edge_ssl.asr.stream.segment import Segmenter
+from edge_ssl.asr.decode.tokenizer import CharTokenizer
+from edge_ssl.asr.stream.vad import WINDOW, VadConfig, open_detector
 from edge_ssl.errors import EdgeSSLError
 
 log = logging.getLogger(__name__)

@@ -5,8 +5,8 @@ import pytest
 import soundfile as sf
 import torch
 
-from edge_ssl.asr.evaluate import evaluate_manifest
-from edge_ssl.asr.tokenizer import CharTokenizer
+from edge_ssl.asr.evaluate.report import evaluate_manifest
+from edge_ssl.asr.decode.tokenizer import CharTokenizer
 from edge_ssl.asr.transcribe import open_model, transcribe_file
 from edge_ssl.data.manifest import Utterance, write_manifest
 from edge_ssl.errors import EdgeSSLError

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from edge_ssl.asr.endpoint import EndpointConfig, Endpointer, Segment
-from edge_ssl.asr.vad import VAD_SAMPLE_RATE, WINDOW, Detector, VadConfig, VadStream, open_detector
+from edge_ssl.asr.stream.endpoint import EndpointConfig, Endpointer, Segment
+from edge_ssl.asr.stream.vad import VAD_SAMPLE_RATE, WINDOW, Detector, VadConfig, VadStream, open_detector
 from edge_ssl.errors import EdgeSSLError
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge_ssl.asr.pseudo_label import SelectRule, decode_manifest, select_labels
+from edge_ssl.asr.evaluate.pseudo_label import SelectRule, decode_manifest, select_labels
 from edge_ssl.audio.io import save_wav
 from edge_ssl.data.manifest import Utterance, read_manifest
 from edge_ssl.errors import EdgeSSLError
@@ -105,7 +105,7 @@ def test_text_fallback_labels_the_rest_from_the_teachers_vote(tmp_path):
 
 
 def test_select_only_runs_no_teacher_and_counts_the_rest(tmp_path):
-    from edge_ssl.asr.pseudo_label import pseudo_label
+    from edge_ssl.asr.evaluate.pseudo_label import pseudo_label
     from edge_ssl.data.manifest import write_manifest
 
     utts = _utts(3)

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import torch
 
-from edge_ssl.asr.segment import Segmenter, build_dialogue, segment_wave
-from edge_ssl.asr.stream import (ChunkedDecoder, Final, Partial, StreamConfig, StreamingSession, open_recognizer,
+from edge_ssl.asr.stream.segment import Segmenter, build_dialogue, segment_wave
+from edge_ssl.asr.stream.session import (ChunkedDecoder, Final, Partial, StreamConfig, StreamingSession, open_recognizer,
                                  recognizer_logits, transcribe_wave)
-from edge_ssl.asr.tokenizer import CharTokenizer
-from edge_ssl.asr.vad import SileroVad
+from edge_ssl.asr.decode.tokenizer import CharTokenizer
+from edge_ssl.asr.stream.vad import SileroVad
 from edge_ssl.models.ctc import CTCModel
 from edge_ssl.models.speech_encoder import tiny
 from edge_ssl.models.store import save_model
@@ -124,7 +124,7 @@ def test_long_inputs_are_split_for_a_bounded_runner(rec):
 
 @pytest.mark.parametrize("mode", ["redecode", "chunked"])
 def test_speech_longer_than_max_utterance_is_cut_and_still_matches_offline_segments(rec, mode):
-    from edge_ssl.asr.endpoint import EndpointConfig
+    from edge_ssl.asr.stream.endpoint import EndpointConfig
 
     wave, _ = build_dialogue(["one two three four five six seven eight nine ten eleven twelve"], [0.3, 0.6])
     cfg = EndpointConfig(max_utterance=1.5)
@@ -145,7 +145,7 @@ def paused():
 
 
 def live_events(rec, wave, chunk=512):
-    from edge_ssl.asr.endpoint import live_endpoint
+    from edge_ssl.asr.stream.endpoint import live_endpoint
 
     sess = StreamingSession(rec, Segmenter(SileroVad(), endpoint_cfg=live_endpoint()))
     events = sum((sess.accept(wave[i:i + chunk]) for i in range(0, len(wave), chunk)), []) + sess.finish()
@@ -154,7 +154,7 @@ def live_events(rec, wave, chunk=512):
 
 @pytest.mark.parametrize("chunk", [512, 4800])
 def test_live_rules_commit_at_a_short_pause_then_append(rec, paused, chunk):
-    from edge_ssl.asr.endpoint import live_endpoint
+    from edge_ssl.asr.stream.endpoint import live_endpoint
 
     wave, spans = paused
     sess, events = live_events(rec, wave, chunk)

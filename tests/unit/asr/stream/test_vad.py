@@ -4,9 +4,9 @@ import logging
 import numpy as np
 import pytest
 
-from edge_ssl.asr import vad as vad_mod
-from edge_ssl.asr.segment import build_dialogue, segment_wave
-from edge_ssl.asr.vad import WINDOW, EnergyVad, SileroVad, VadConfig, VadStream, open_detector
+from edge_ssl.asr.stream import vad as vad_mod
+from edge_ssl.asr.stream.segment import build_dialogue, segment_wave
+from edge_ssl.asr.stream.vad import WINDOW, EnergyVad, SileroVad, VadConfig, VadStream, open_detector
 from edge_ssl.errors import EdgeSSLError
 
 TEXTS = ["the weather is nice today", "please open the window", "thank you very much"]

@@ -1,7 +1,7 @@
 import pytest
 
-from edge_ssl.asr.ctc_decode import greedy_ids
-from edge_ssl.asr.tokenizer import CharTokenizer, normalize_text
+from edge_ssl.asr.decode.greedy import greedy_ids
+from edge_ssl.asr.decode.tokenizer import CharTokenizer, normalize_text
 from edge_ssl.errors import EdgeSSLError
 
 

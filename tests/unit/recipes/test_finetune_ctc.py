@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from edge_ssl.asr.tokenizer import CharTokenizer
+from edge_ssl.asr.decode.tokenizer import CharTokenizer
 from edge_ssl.audio.io import save_wav
 from edge_ssl.data.manifest import Utterance, write_manifest
 from edge_ssl.errors import EdgeSSLError

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import jiwer
 
-from edge_ssl.asr.tokenizer import normalize_text
+from edge_ssl.asr.decode.tokenizer import normalize_text
 
 
 @dataclass

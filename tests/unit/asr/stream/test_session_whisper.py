@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from edge_ssl.asr.stream import ChunkedDecoder, StreamConfig, open_recognizer, recognizer_logits
-from edge_ssl.asr.tokenizer import CharTokenizer
+from edge_ssl.asr.stream.session import ChunkedDecoder, StreamConfig, open_recognizer, recognizer_logits
+from edge_ssl.asr.decode.tokenizer import CharTokenizer
 from edge_ssl.models.ctc import CTCModel
 from edge_ssl.models.speech_encoder import whisper
 from edge_ssl.models.store import save_model

@@ -49,7 +49,7 @@ class PocketSphinx:
 
 class Whisper:
     """Whisper (``tiny.en`` or multilingual ``base``) as CTranslate2 int8, run by faster-whisper on the models
-    that PyPI packages ship (``edge_ssl.asr.whisper_models``).
+    that PyPI packages ship (``edge_ssl.asr.evaluate.whisper_models``).
 
     Decoding is fixed so runs repeat exactly: temperature 0 only (no sampled fallback), no VAD filter, no
     timestamps, no conditioning on earlier text, language forced to English. ``beam_size`` 5 is Whisper's
@@ -61,7 +61,7 @@ class Whisper:
     def __init__(self, name: str = "tiny.en", threads: int = 2, beam_size: int = 5) -> None:
         engine = f"whisper-{name}"
         fw = _require("faster_whisper", "faster-whisper", engine)
-        from edge_ssl.asr.whisper_models import whisper_model_dir
+        from edge_ssl.asr.evaluate.whisper_models import whisper_model_dir
 
         path = whisper_model_dir(name)
         self.beam_size = beam_size

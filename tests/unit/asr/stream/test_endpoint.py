@@ -1,7 +1,7 @@
 """Endpoint rules on hand-made VAD decision sequences (32 ms windows at 16 kHz)."""
 import pytest
 
-from edge_ssl.asr.endpoint import EndpointConfig, Endpointer
+from edge_ssl.asr.stream.endpoint import EndpointConfig, Endpointer
 
 W, SR = 512, 16000
 

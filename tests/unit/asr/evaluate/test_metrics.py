@@ -1,7 +1,7 @@
 import jiwer
 import pytest
 
-from edge_ssl.asr.metrics import corpus_error_rates, error_counts
+from edge_ssl.asr.evaluate.metrics import corpus_error_rates, error_counts
 
 
 def test_matches_jiwer_after_normalisation():

@@ -15,8 +15,8 @@ from typing import Sequence
 
 import numpy as np
 
-from edge_ssl.asr.ngram import UNK, read_arpa_words
-from edge_ssl.asr.tokenizer import SPACE
+from edge_ssl.asr.decode.ngram import UNK, read_arpa_words
+from edge_ssl.asr.decode.tokenizer import SPACE
 from edge_ssl.errors import EdgeSSLError
 
 log = logging.getLogger(__name__)

@@ -29,8 +29,8 @@ from typing import Callable, NamedTuple
 import numpy as np
 from tqdm import tqdm
 
-from edge_ssl.asr.metrics import error_counts
-from edge_ssl.asr.tokenizer import normalize_text
+from edge_ssl.asr.evaluate.metrics import error_counts
+from edge_ssl.asr.decode.tokenizer import normalize_text
 from edge_ssl.data.manifest import Utterance, read_manifest, write_manifest
 from edge_ssl.errors import EdgeSSLError
 from edge_ssl.io import atomic_write_text
@@ -43,7 +43,7 @@ MAX_CHARS_PER_SECOND = 25.0  # faster than any speaker: a hallucinated or loopin
 
 def teacher_slug(teacher: str) -> str:
     """A file-name-safe name for a teacher: the engine name, or the model file's stem."""
-    from edge_ssl.asr.peers import ENGINES
+    from edge_ssl.asr.evaluate.peers import ENGINES
 
     return teacher if teacher in ENGINES else Path(teacher).stem.replace(" ", "_")
 
@@ -66,7 +66,7 @@ def ctc_scorer(path: str | Path, threads: int = 1) -> Scorer:
 
 
 def open_teacher(teacher: str, threads: int = 1, beam_size: int = 5) -> Scorer:
-    from edge_ssl.asr.peers import ENGINES, open_peer
+    from edge_ssl.asr.evaluate.peers import ENGINES, open_peer
 
     if teacher in ENGINES:
         peer = open_peer(teacher, threads=threads, beam_size=beam_size)

@@ -5,8 +5,8 @@ import re
 import pytest
 from rich.console import Console
 
-from edge_ssl.asr.endpoint import Segment
-from edge_ssl.asr.stream import Final, Latency, Partial
+from edge_ssl.asr.stream.endpoint import Segment
+from edge_ssl.asr.stream.session import Final, Latency, Partial
 from edge_ssl.cli.apps import LiveDisplay
 
 SR = 16000

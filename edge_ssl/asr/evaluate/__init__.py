@@ -1,0 +1,1 @@
+"""How well a model hears: error rates, manifest evaluation beside peer engines, teacher pseudo-labels."""
