@@ -354,7 +354,7 @@ def format_table(rows: list[dict]) -> str:
 
 
 def write_report(ctx: Context, table: str, wall_s: float) -> Path:
-    from edge_ssl.io import atomic_write_text
+    from edge_ssl.atomic import atomic_write_text
 
     r = ctx.results
     total, cpu = (sum(r.get(st.name, {}).get(k, 0) for st in STAGES) for k in ("seconds", "cpu_seconds"))

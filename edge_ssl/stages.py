@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from edge_ssl.errors import EdgeSSLError
-from edge_ssl.io import atomic_write_text
+from edge_ssl.atomic import atomic_write_text
 
 log = logging.getLogger(__name__)
 

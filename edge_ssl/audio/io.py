@@ -15,7 +15,7 @@ import soundfile as sf
 import soxr
 
 from edge_ssl.errors import EdgeSSLError
-from edge_ssl.io import atomic_path
+from edge_ssl.atomic import atomic_path
 
 log = logging.getLogger(__name__)
 

@@ -102,7 +102,7 @@ def evaluate(
             typer.echo(f"{name}: {summary.num_failed} of {summary.num_utterances + summary.num_failed} utterances "
                        f"failed (reasons in {folder / 'results.jsonl'})", err=True)
     if several:
-        from edge_ssl.io import atomic_write_text
+        from edge_ssl.atomic import atomic_write_text
 
         table = comparison_table(summaries)
         atomic_write_text(root / "comparison.md", table)
@@ -201,7 +201,7 @@ def transcribe(
     from edge_ssl.asr.stream.vad import open_detector
     from edge_ssl.audio.io import load_audio
     from edge_ssl.errors import EdgeSSLError
-    from edge_ssl.io import atomic_write_text
+    from edge_ssl.atomic import atomic_write_text
 
     format_segments(Path(), [], fmt)  # an unknown format fails before any work
     paths = expand_audio_paths(files)

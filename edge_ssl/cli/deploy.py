@@ -96,7 +96,7 @@ def verify_cmd(
     """Run an artifact in its real runtime against eager and its golden vectors; exit 1 on a mismatch."""
     from edge_ssl.deploy.audio import file_items
     from edge_ssl.deploy.verify import verify_artifact
-    from edge_ssl.io import atomic_write_text
+    from edge_ssl.atomic import atomic_write_text
     from edge_ssl.runtime.eager import DEFAULT_MAX_SAMPLES
 
     items = [(n, w) for n, w, _ in file_items(audio, DEFAULT_MAX_SAMPLES * 100)] if audio else None

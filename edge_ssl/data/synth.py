@@ -36,7 +36,7 @@ from edge_ssl.data.manifest import ManifestError, Utterance, read_manifest, writ
 from edge_ssl.data.sentences import WORDNET_DIR, wordnet_sentences
 from edge_ssl.data.tts import CATALOGUE, DEFAULT_TEST_VOICES, Prompt, Voice, synthesize, unavailable_reason
 from edge_ssl.errors import EdgeSSLError
-from edge_ssl.io import atomic_write_text
+from edge_ssl.atomic import atomic_write_text
 
 log = logging.getLogger(__name__)
 

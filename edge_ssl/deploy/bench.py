@@ -25,7 +25,7 @@ from edge_ssl.deploy.bench_pool import Interleaved, run_interleaved
 from edge_ssl.deploy.bench_stats import MAX_SPREAD, Spread, ratio, summarize
 from edge_ssl.deploy.bench_worker import PEAK_N
 from edge_ssl.errors import EdgeSSLError
-from edge_ssl.io import atomic_path, atomic_write_text
+from edge_ssl.atomic import atomic_path, atomic_write_text
 
 log = logging.getLogger(__name__)
 

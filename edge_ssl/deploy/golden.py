@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from edge_ssl.errors import EdgeSSLError
-from edge_ssl.io import file_sha256
+from edge_ssl.atomic import file_sha256
 
 # Allowed |expected - device| relative to max(1, max |expected|): across CPUs XNNPACK reorders fp32 sums;
 # int8 kernels may round differently by one step.

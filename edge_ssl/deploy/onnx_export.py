@@ -9,7 +9,7 @@ import torch
 
 from edge_ssl.deploy.quantize import set_onnx_metadata
 from edge_ssl.deploy.wrappers import ExportWrapper
-from edge_ssl.io import atomic_path
+from edge_ssl.atomic import atomic_path
 
 log = logging.getLogger(__name__)
 

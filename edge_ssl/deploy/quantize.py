@@ -101,7 +101,7 @@ def quantize_onnx(fp32_path: str | Path, out_path: str | Path, metadata: dict[st
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    from edge_ssl.io import atomic_path
+    from edge_ssl.atomic import atomic_path
 
     with atomic_path(out_path) as tmp:
         pre = tmp.with_name(tmp.name + ".pre.onnx")

@@ -15,7 +15,7 @@ from safetensors.torch import load_file, safe_open, save_file
 
 from edge_ssl.config import ConfigError, from_dict, to_dict
 from edge_ssl.errors import EdgeSSLError
-from edge_ssl.io import atomic_path
+from edge_ssl.atomic import atomic_path
 from edge_ssl.models.speech_encoder import EncoderConfig, SpeechEncoder
 
 FORMAT_VERSION = 1

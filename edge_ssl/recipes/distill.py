@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from edge_ssl.errors import EdgeSSLError
-from edge_ssl.io import atomic_write_text
+from edge_ssl.atomic import atomic_write_text
 from edge_ssl.models.distiller import Distiller, StudentConfig
 from edge_ssl.models.speech_encoder import SpeechEncoder
 from edge_ssl.methods.distill import DistillModule

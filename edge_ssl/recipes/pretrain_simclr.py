@@ -21,7 +21,7 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from edge_ssl.io import atomic_write_text
+from edge_ssl.atomic import atomic_write_text
 from edge_ssl.models.simclr import SimCLR, SimCLRConfig
 from edge_ssl.training.distributed import DistInfo
 from edge_ssl.training.loop import TrainConfig, fit, plot_metrics

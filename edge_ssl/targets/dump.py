@@ -25,7 +25,7 @@ from edge_ssl.audio.features import MFCC
 from edge_ssl.audio.io import load_audio
 from edge_ssl.data.manifest import Utterance, read_manifest
 from edge_ssl.errors import EdgeSSLError
-from edge_ssl.io import atomic_write_text
+from edge_ssl.atomic import atomic_write_text
 from edge_ssl.targets import kmeans
 from edge_ssl.targets.labels import SAMPLE_RATE, write_labels
 from edge_ssl.threads import one_thread

@@ -19,7 +19,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from edge_ssl.errors import EdgeSSLError
-from edge_ssl.io import atomic_path
+from edge_ssl.atomic import atomic_path
 
 log = logging.getLogger(__name__)
 

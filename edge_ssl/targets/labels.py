@@ -17,7 +17,7 @@ from torch.utils.data import Dataset
 
 from edge_ssl.data.manifest import Utterance
 from edge_ssl.errors import EdgeSSLError
-from edge_ssl.io import atomic_write_text
+from edge_ssl.atomic import atomic_write_text
 from edge_ssl.objectives.hubert import IGNORE
 
 SAMPLE_RATE = 16000

@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from edge_ssl.data.manifest import Utterance
 from edge_ssl.errors import EdgeSSLError
-from edge_ssl.io import atomic_write_text, file_sha256
+from edge_ssl.atomic import atomic_write_text, file_sha256
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from edge_ssl.errors import EdgeSSLError
-from edge_ssl.io import atomic_path, torch_load_weights
+from edge_ssl.atomic import atomic_path, torch_load_weights
 
 
 class CheckpointError(EdgeSSLError):

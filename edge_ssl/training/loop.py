@@ -31,7 +31,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from edge_ssl.errors import EdgeSSLError
-from edge_ssl.io import atomic_write_text, remove_stale_temps
+from edge_ssl.atomic import atomic_write_text, remove_stale_temps
 from edge_ssl.training.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from edge_ssl.training.distributed import DistInfo, all_reduce_mean
 from edge_ssl.training.optim import OptimConfig, build_optimizer, build_scheduler
@@ -282,7 +282,7 @@ def plot_metrics(metrics_path: str | Path, png_path: str | Path, keys: tuple[str
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from edge_ssl.io import atomic_path
+    from edge_ssl.atomic import atomic_path
 
     rows = [json.loads(ln) for ln in Path(metrics_path).read_text().splitlines() if ln.strip()]
     fig, axes = plt.subplots(1, len(keys), figsize=(5 * len(keys), 3.5), squeeze=False)

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from edge_ssl.errors import EdgeSSLError
-from edge_ssl.io import atomic_write_text
+from edge_ssl.atomic import atomic_write_text
 from edge_ssl.models.mae import MaskedAutoencoder
 from edge_ssl.models.vit import ViT, ViTConfig
 from edge_ssl.vision.builtin import ImageSet, load_digits, load_labeled_set

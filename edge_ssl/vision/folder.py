@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from edge_ssl.errors import EdgeSSLError
-from edge_ssl.io import atomic_write_text
+from edge_ssl.atomic import atomic_write_text
 from edge_ssl.vision.builtin import ImageSet
 from edge_ssl.vision.images import IMAGE_SUFFIXES, ImageError, load_image, to_tensor
 

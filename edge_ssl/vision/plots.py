@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from edge_ssl.io import atomic_path
+from edge_ssl.atomic import atomic_path
 
 
 def _figure():

@@ -15,7 +15,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 from edge_ssl.data.manifest import read_manifest, total_hours
-from edge_ssl.io import atomic_write_text
+from edge_ssl.atomic import atomic_write_text
 from edge_ssl.models.store import load_model
 from edge_ssl.recipes.distill import encoder_cost
 

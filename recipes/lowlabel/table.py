@@ -13,7 +13,7 @@ import json
 import sys
 from pathlib import Path
 
-from edge_ssl.io import atomic_path, atomic_write_text
+from edge_ssl.atomic import atomic_path, atomic_write_text
 from edge_ssl.models.store import load_model
 from edge_ssl.recipes.distill import encoder_cost
 

@@ -14,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-from edge_ssl.io import atomic_path, atomic_write_text
+from edge_ssl.atomic import atomic_path, atomic_write_text
 
 REPORTS = Path("recipes/real_en/reports")
 BUNDLED, ARMS = "runs/bundled_v2", "runs/real_v2"

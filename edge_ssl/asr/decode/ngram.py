@@ -23,7 +23,7 @@ from typing import Iterable
 
 from edge_ssl.asr.decode.tokenizer import normalize_text
 from edge_ssl.errors import EdgeSSLError
-from edge_ssl.io import atomic_path
+from edge_ssl.atomic import atomic_path
 
 BOS, EOS, UNK = "<s>", "</s>", "<unk>"
 FALLBACK_DISCOUNTS = (0.5, 1.0, 1.5)

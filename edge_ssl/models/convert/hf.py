@@ -21,7 +21,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file
 
 from edge_ssl.errors import EdgeSSLError
-from edge_ssl.io import torch_load_weights
+from edge_ssl.atomic import torch_load_weights
 from edge_ssl.models.convert.imported import ImportedTeacher, ctc_vocab, rename
 from edge_ssl.models.speech_encoder import EncoderConfig
 

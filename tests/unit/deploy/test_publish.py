@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from edge_ssl.deploy.golden import GoldenItem, golden_dir, read_golden, write_golden
-from edge_ssl.io import file_sha256
+from edge_ssl.atomic import file_sha256
 from edge_ssl.deploy.publish import READY, recover, staging_dir
 from edge_ssl.errors import EdgeSSLError
 

@@ -84,7 +84,7 @@ def test_orphaned_temp_files_are_removed_at_the_next_start(run_cli, corpus, tmp_
     out.mkdir()
     # a real writer killed with SIGKILL inside atomic_path: its temp file stays behind
     writer = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time; from edge_ssl.io import atomic_path\n"
+        "import sys, time; from edge_ssl.atomic import atomic_path\n"
         f"with atomic_path({str(out / 'checkpoint.pt')!r}) as tmp:\n"
         "    tmp.write_bytes(b'x' * 1000); print(tmp, flush=True); time.sleep(60)")],
         cwd=REPO, stdout=subprocess.PIPE, text=True)

@@ -2,7 +2,7 @@ import os
 
 import pytest
 
-from edge_ssl.io import atomic_path, atomic_write_text
+from edge_ssl.atomic import atomic_path, atomic_write_text
 
 
 def test_atomic_write_replaces_whole_and_is_readable(tmp_path):
@@ -38,7 +38,7 @@ def test_malicious_pickle_is_refused_by_name_without_unsafe_advice(tmp_path):  #
     import torch
 
     from edge_ssl.errors import EdgeSSLError
-    from edge_ssl.io import torch_load_weights
+    from edge_ssl.atomic import torch_load_weights
 
     torch.save({"model": Evil(tmp_path / "pwned")}, tmp_path / "evil.pt")
     with pytest.raises(EdgeSSLError) as e:
