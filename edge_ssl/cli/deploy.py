@@ -22,7 +22,8 @@ def _config(quant: str, calibration: Path | None, min_seconds: float, max_second
 
 
 CALIB_HELP = "JSONL manifest of real audio: static int8 calibration, golden inputs, accuracy."
-FRONTEND_HELP = "Keep the conv front-end on raw audio in fp32 (accuracy; shared/STACK.md)."
+FRONTEND_HELP = ("Keep the first conv block (on the raw wave or log-mel, with its norm) in fp32; the later "
+                 "front-end convs are int8 either way (accuracy; docs/export.md).")
 
 
 @app.command(context_settings=HELP)

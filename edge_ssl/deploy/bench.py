@@ -30,14 +30,14 @@ from edge_ssl.atomic import atomic_path, atomic_write_text
 log = logging.getLogger(__name__)
 
 # name -> (kind, artifact suffix or None for the model file itself, export quant, eager quant,
-#          keep the conv front-end fp32)
+#          keep the first conv block fp32)
 ROWS = {
     "hf-eager-fp32": ("hf", None, None, "none", True),
     "eager-fp32": ("runner", None, None, "none", True),
     "eager-int8-dynamic": ("runner", None, None, "int8-dynamic", True),
     "pte-fp32": ("runner", ".pte", "none", "none", True),
     "pte-int8-static": ("runner", ".pte", "static", "none", True),
-    "pte-int8-static-all": ("runner", ".pte", "static", "none", False),  # front-end convs int8 too
+    "pte-int8-static-all": ("runner", ".pte", "static", "none", False),  # the first conv block int8 too
     "onnx-fp32": ("runner", ".onnx", "none", "none", True),
     "onnx-int8-dynamic": ("runner", ".onnx", "dynamic", "none", True),
 }

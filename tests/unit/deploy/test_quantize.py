@@ -4,12 +4,12 @@ import pytest
 
 from edge_ssl.runtime import open_runner
 
-# Static int8 (Linear/Conv int8; norms, softmax, GELU, the conv front-end and the feature projection fp32): one
+# Static int8 (Linear/Conv int8; norms, softmax, GELU, the first conv block and the feature projection fp32): one
 # XNNPACK partition and nothing outside it.
 EXPECTED_INT8 = "1 XNNPACK partition(s); ops outside the delegate: none"
 
 
-def test_frontend_filter_keeps_the_conv_frontend_fp32():
+def test_frontend_filter_keeps_the_first_conv_block_fp32():
     import torch
 
     from edge_ssl.deploy.quantize import _weighted_op_filter
@@ -20,10 +20,13 @@ def test_frontend_filter_keeps_the_conv_frontend_fp32():
         def __init__(self, path):
             self.meta = {"nn_module_stack": {"k": (path, object)}}
 
-    front = N("model.encoder.feature_extractor.conv_layers.3.conv")
+    first = N("model.encoder.feature_extractor.conv_layers.0.conv")      # on the raw wave
+    later = N("model.encoder.feature_extractor.conv_layers.3.conv")
     layer = N("model.encoder.encoder.layers.0.ffn.fc1")
-    assert not _weighted_op_filter(True)(front) and _weighted_op_filter(False)(front)
+    assert not _weighted_op_filter(True)(first) and _weighted_op_filter(False)(first)
+    assert _weighted_op_filter(True)(later) and _weighted_op_filter(False)(later)
     assert _weighted_op_filter(True)(layer)
+    assert _weighted_op_filter(True)(N("model.encoder.feature_extractor.conv_layers.01.conv"))  # whole path parts
 
     class Placeholder:  # a conv's weight/bias: the annotator asks the filter about them too
         op, meta = "placeholder", {}
