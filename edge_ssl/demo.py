@@ -60,7 +60,7 @@ def _steps(ctx: Context, stage: str) -> list[str]:
 def _recipe(module: str, config: str, overrides: list[str]) -> Path:
     import importlib
 
-    from edge_ssl.recipes.common import run_recipe
+    from edge_ssl.recipes.runner import run_recipe
 
     recipe = importlib.import_module(f"edge_ssl.recipes.{module}")
     return Path(run_recipe(recipe.Config, recipe.train, config, overrides))

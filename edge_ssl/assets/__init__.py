@@ -1,5 +1,5 @@
 """Models shipped inside the package, so ``edge-ssl listen`` and ``edge-ssl transcribe`` work with no
-``--model``. ``edge_en/``: the English CTC model of ``edge_ssl/configs/ctc/edge_en_v2.yaml`` (Whisper tiny.en's
+``--model``. ``edge_en/``: the English CTC model of ``edge_ssl/recipes/configs/ctc/edge_en_v2.yaml`` (Whisper tiny.en's
 encoder fine-tuned on real and synthetic voices by ``recipes/bundled/run.sh``) as an int8 ``.pte``
 (ExecuTorch/XNNPACK, the default) and an int8 ``.onnx``; its card is ``edge_en/MODEL_CARD.md``."""
 from __future__ import annotations

@@ -8,7 +8,7 @@ import typer
 
 from edge_ssl.cli.app import app
 
-CONFIG_HELP = "Config file, or a name under edge_ssl/configs (e.g. hubert/tiny)."
+CONFIG_HELP = "Config file, or a name under edge_ssl/recipes/configs (e.g. hubert/tiny)."
 OVERRIDES_HELP = "key=value overrides, e.g. train.max_steps=100 optim.lr=1e-4"
 
 # method -> recipe module under edge_ssl.recipes (each defines Config and train(cfg, info))
@@ -22,7 +22,7 @@ PRETRAIN_RECIPES = {
 
 
 def run_named_recipe(module: str, config: str | None, overrides: list[str]) -> None:
-    from edge_ssl.recipes.common import run_recipe
+    from edge_ssl.recipes.runner import run_recipe
     from edge_ssl.training.distributed import process_rank
 
     recipe = importlib.import_module(f"edge_ssl.recipes.{module}")

@@ -10,6 +10,7 @@ function in that form; each swap is tested for equality with the layer it replac
     LayerNorm      (B, T, C) rows viewed as (B*T, 1, C, 1), statistics by 4-D means
     TimeNorm       (B, C, T) viewed as (B, C, T, 1), statistics by 4-D means (unpadded input)
     SelfAttention  batch 1, no mask: 3-D ``bmm`` over heads; otherwise an explicit softmax(q k^T) v
+    ViT            the cls token broadcast against a slice of the tokens instead of ``expand``
     ConvFeatureExtractor  raw-wave convs, unpadded batch: one 4-D (B, C, T, 1) tensor through every conv,
                    norm and GELU (conv2d with (k, 1) kernels), so XNNPACK keeps it in NHWC end to end
 """
@@ -23,6 +24,7 @@ from torch import nn
 from edge_ssl.models.conv_extractor import ConvFeatureExtractor
 from edge_ssl.models.norm import LayerNorm, TimeNorm, normalize_4d, normalize_utterance
 from edge_ssl.models.transformer import SelfAttention
+from edge_ssl.models.vit import ViT
 
 
 class ExportLayerNorm(LayerNorm):
@@ -132,10 +134,17 @@ class ExportConvFeatureExtractor(ConvFeatureExtractor):
         return x.reshape(x.shape[0], self.out_dim, -1).transpose(1, 2).contiguous()  # (B, T, C)
 
 
+class ExportViT(ViT):
+    def prepend_cls(self, x: torch.Tensor) -> torch.Tensor:
+        # cls for every sample by broadcasting against a slice of x: XNNPACK takes add/slice, not ``expand``
+        cls = self.cls_token + self.pos_embed[:, :1]  # (1, 1, D)
+        return torch.cat([x[:, :1] * 0.0 + cls, x], dim=1)  # (B, 1 + K, D)
+
+
 # model layer -> its export form; each overrides ``forward`` (and may ``adopt`` its parameters' layout).
 SWAPS: dict[type[nn.Module], type[nn.Module]] = {
     LayerNorm: ExportLayerNorm, TimeNorm: ExportTimeNorm, SelfAttention: ExportSelfAttention,
-    ConvFeatureExtractor: ExportConvFeatureExtractor}
+    ConvFeatureExtractor: ExportConvFeatureExtractor, ViT: ExportViT}
 
 
 def for_export(model: nn.Module) -> nn.Module:

@@ -68,14 +68,6 @@ def vit_config(size: str, image_size: int = 224, patch_size: int = 16, **overrid
     return cfg
 
 
-def vit_tiny(image_size: int = 224, patch_size: int = 16, **kw) -> "ViT":
-    return ViT(vit_config("tiny", image_size, patch_size, **kw))
-
-
-def vit_small(image_size: int = 224, patch_size: int = 16, **kw) -> "ViT":
-    return ViT(vit_config("small", image_size, patch_size, **kw))
-
-
 def vit_base(image_size: int = 224, patch_size: int = 16, **kw) -> "ViT":
     return ViT(vit_config("base", image_size, patch_size, **kw))
 
@@ -161,11 +153,14 @@ class ViT(nn.Module):
                              f"got {tuple(imgs.shape[-2:])}")
         return self.patch_embed(imgs) + self.pos_embed[:, 1:]
 
+    def prepend_cls(self, x: torch.Tensor) -> torch.Tensor:
+        """Patch tokens (B, K, D) -> (B, 1 + K, D) with the cls token (and its position) first."""
+        cls = self.cls_token + self.pos_embed[:, :1]  # (1, 1, D)
+        return torch.cat([cls.expand(x.shape[0], -1, -1), x], dim=1)
+
     def forward_tokens(self, x: torch.Tensor) -> torch.Tensor:
         """Patch tokens (B, K, D) (all L, or MAE's visible K) -> (B, 1 + K, D) after the cls and all layers."""
-        cls = self.cls_token + self.pos_embed[:, :1]  # (1, 1, D)
-        # cls for every sample by broadcasting against a slice of x, not ``expand``: XNNPACK takes add/slice
-        x = torch.cat([x[:, :1] * 0.0 + cls, x], dim=1)  # (B, 1 + K, D)
+        x = self.prepend_cls(x)
         for block in self.blocks:
             x, _ = block(x)
         return self.norm(x)
@@ -173,8 +168,7 @@ class ViT(nn.Module):
     def hidden_states(self, imgs: torch.Tensor) -> list[torch.Tensor]:
         """(B, C, H, W) -> the tokens after each layer, depth x (B, 1 + L, D); the last one after the final
         norm (= ``forward``). For probing which layer holds the best features."""
-        x = self.embed_patches(imgs)
-        x = torch.cat([x[:, :1] * 0.0 + self.cls_token + self.pos_embed[:, :1], x], dim=1)  # (B, 1 + L, D)
+        x = self.prepend_cls(self.embed_patches(imgs))  # (B, 1 + L, D)
         states = []
         for block in self.blocks:
             x, _ = block(x)

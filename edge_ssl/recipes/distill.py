@@ -22,7 +22,7 @@ from edge_ssl.atomic import atomic_write_text
 from edge_ssl.models.distiller import Distiller, StudentConfig
 from edge_ssl.models.speech_encoder import SpeechEncoder
 from edge_ssl.methods.distill import DistillModule
-from edge_ssl.recipes.common import AudioDataConfig, build_audio_data
+from edge_ssl.recipes.runner import AudioDataConfig, build_audio_data
 from edge_ssl.training.distributed import DistInfo, barrier
 from edge_ssl.training.loop import TrainConfig, fit, plot_metrics
 from edge_ssl.training.optim import OptimConfig

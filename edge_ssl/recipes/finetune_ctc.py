@@ -23,7 +23,7 @@ from edge_ssl.errors import EdgeSSLError
 from edge_ssl.methods.ctc import CTCFinetuner, FinetuneModelConfig
 from edge_ssl.models.ctc import CTCModel
 from edge_ssl.models.speech_encoder import EncoderConfig
-from edge_ssl.recipes.common import AudioDataConfig, build_audio_data
+from edge_ssl.recipes.runner import AudioDataConfig, build_audio_data
 from edge_ssl.training.distributed import DistInfo, barrier
 from edge_ssl.training.loop import TrainConfig, fit, plot_metrics
 from edge_ssl.training.optim import OptimConfig

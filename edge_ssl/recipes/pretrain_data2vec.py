@@ -11,8 +11,8 @@ from pathlib import Path
 
 from edge_ssl.methods.data2vec import Data2VecObjective, Data2VecPretrainer
 from edge_ssl.models.speech_encoder import EncoderConfig, data2vec_base
-from edge_ssl.recipes.common import AudioDataConfig, build_audio_data
-from edge_ssl.recipes.pretrain_common import ddp_settings, finish
+from edge_ssl.recipes.runner import AudioDataConfig, build_audio_data
+from edge_ssl.recipes.speech_pretraining import ddp_settings, finish
 from edge_ssl.training.distributed import DistInfo
 from edge_ssl.training.loop import TrainConfig, fit
 from edge_ssl.training.optim import OptimConfig

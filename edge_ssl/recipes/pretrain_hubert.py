@@ -17,8 +17,8 @@ from pathlib import Path
 from edge_ssl.data.manifest import read_manifest
 from edge_ssl.methods.hubert import HubertObjective, HubertPretrainer
 from edge_ssl.models.speech_encoder import EncoderConfig, base
-from edge_ssl.recipes.common import AudioDataConfig, build_audio_data
-from edge_ssl.recipes.pretrain_common import ddp_settings, finish
+from edge_ssl.recipes.runner import AudioDataConfig, build_audio_data
+from edge_ssl.recipes.speech_pretraining import ddp_settings, finish
 from edge_ssl.targets.labels import LabelCollate, LabeledAudioDataset, read_labels
 from edge_ssl.training.distributed import DistInfo
 from edge_ssl.training.loop import TrainConfig, fit

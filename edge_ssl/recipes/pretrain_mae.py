@@ -13,13 +13,12 @@ Outputs in ``out_dir``: ``checkpoint.pt`` (resumable), ``metrics.jsonl``, ``loss
 """
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from edge_ssl.atomic import atomic_write_text
-from edge_ssl.models.mae import MAEConfig, MaskedAutoencoder
+from edge_ssl.methods.mae import MAEConfig, MaskedAutoencoder
+from edge_ssl.recipes.image_pretraining import check_image_data, scale_lr, write_knn
 from edge_ssl.training.distributed import DistInfo
 from edge_ssl.training.loop import TrainConfig, fit, plot_metrics
 from edge_ssl.training.optim import OptimConfig
@@ -45,12 +44,7 @@ class Config:
     eval_knn: bool = True        # builtin data: k-NN accuracy on the held-out digits after training
 
     def validate(self) -> None:
-        if self.data.image_size != self.model.encoder.image_size:
-            raise ValueError(f"data.image_size ({self.data.image_size}) must equal model.encoder.image_size "
-                             f"({self.model.encoder.image_size})")
-        if self.data.channels != self.model.encoder.in_chans:
-            raise ValueError(f"data.channels ({self.data.channels}) must equal model.encoder.in_chans "
-                             f"({self.model.encoder.in_chans})")
+        check_image_data(self.data, self.model.encoder)
 
 
 def train(cfg: Config, info: DistInfo) -> Path:
@@ -58,11 +52,8 @@ def train(cfg: Config, info: DistInfo) -> Path:
     model = MaskedAutoencoder(cfg.model)
     dataset, sampler, collate = build_image_data(cfg.data, info, cfg.train.seed)
 
-    effective_batch = cfg.data.batch_size * cfg.train.grad_accum * info.world_size
-    if cfg.blr > 0:
-        cfg.optim.lr = cfg.blr * effective_batch / 256
+    scale_lr(cfg.blr, cfg.optim, cfg.data, cfg.train, info)
     if info.is_main:
-        log.info("lr = blr %.3g x effective batch %d / 256 = %.3g", cfg.blr, effective_batch, cfg.optim.lr)
         log.info("MAE: %.2fM parameters (encoder %.2fM), %d patches, %.0f%% masked",
                  sum(p.numel() for p in model.parameters()) / 1e6,
                  sum(p.numel() for p in model.encoder.parameters()) / 1e6,
@@ -75,11 +66,7 @@ def train(cfg: Config, info: DistInfo) -> Path:
         save_mae(model, out / "mae.safetensors", lr=cfg.optim.lr, steps=cfg.train.max_steps)
         save_vit(model.encoder, out / "encoder.safetensors")
         plot_metrics(out / "metrics.jsonl", out / "loss.png", ("loss", "lr"))
-        if cfg.eval_knn and cfg.data.source == "builtin":
-            from edge_ssl.vision.evaluate import evaluate_digits
-
-            scores = evaluate_digits(model.encoder, channels=cfg.data.channels, probe=False)
-            atomic_write_text(out / "knn.json", json.dumps(scores, indent=2) + "\n")
-            log.info("k-NN accuracy on held-out digits: %.4f", scores["knn_top1"])
+        if cfg.eval_knn:
+            write_knn(model.encoder, cfg.data, out)
         log.info("MAE written to %s (encoder: %s)", out / "mae.safetensors", out / "encoder.safetensors")
     return out

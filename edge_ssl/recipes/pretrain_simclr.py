@@ -16,13 +16,12 @@ contrasts its own batch (negatives are not gathered across processes, unlike the
 """
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from edge_ssl.atomic import atomic_write_text
-from edge_ssl.models.simclr import SimCLR, SimCLRConfig
+from edge_ssl.methods.simclr import SimCLR, SimCLRConfig
+from edge_ssl.recipes.image_pretraining import check_image_data, scale_lr, write_knn
 from edge_ssl.training.distributed import DistInfo
 from edge_ssl.training.loop import TrainConfig, fit, plot_metrics
 from edge_ssl.training.optim import OptimConfig
@@ -54,12 +53,7 @@ class Config:
     def validate(self) -> None:
         if self.data.views != 2:
             raise ValueError(f"data.views must be 2 for SimCLR (a positive pair per image), got {self.data.views}")
-        if self.data.image_size != self.model.encoder.image_size:
-            raise ValueError(f"data.image_size ({self.data.image_size}) must equal model.encoder.image_size "
-                             f"({self.model.encoder.image_size})")
-        if self.data.channels != self.model.encoder.in_chans:
-            raise ValueError(f"data.channels ({self.data.channels}) must equal model.encoder.in_chans "
-                             f"({self.model.encoder.in_chans})")
+        check_image_data(self.data, self.model.encoder)
 
 
 def train(cfg: Config, info: DistInfo) -> Path:
@@ -67,11 +61,8 @@ def train(cfg: Config, info: DistInfo) -> Path:
     model = SimCLR(cfg.model)
     dataset, sampler, collate = build_image_data(cfg.data, info, cfg.train.seed)
 
-    effective_batch = cfg.data.batch_size * cfg.train.grad_accum * info.world_size
-    if cfg.blr > 0:
-        cfg.optim.lr = cfg.blr * effective_batch / 256
+    scale_lr(cfg.blr, cfg.optim, cfg.data, cfg.train, info)
     if info.is_main:
-        log.info("lr = blr %.3g x effective batch %d / 256 = %.3g", cfg.blr, effective_batch, cfg.optim.lr)
         log.info("SimCLR: encoder %.2fM parameters, head %.2fM, temperature %g, %d negatives per view",
                  sum(p.numel() for p in model.encoder.parameters()) / 1e6,
                  sum(p.numel() for p in model.projector.parameters()) / 1e6, cfg.model.temperature,
@@ -84,11 +75,7 @@ def train(cfg: Config, info: DistInfo) -> Path:
         save_vit(model.encoder, out / "encoder.safetensors", lr=cfg.optim.lr, steps=cfg.train.max_steps,
                  method="simclr")
         plot_metrics(out / "metrics.jsonl", out / "loss.png", ("loss", "pair_acc", "lr"))
-        if cfg.eval_knn and cfg.data.source == "builtin":
-            from edge_ssl.vision.evaluate import evaluate_digits
-
-            scores = evaluate_digits(model.encoder, channels=cfg.data.channels, probe=False)
-            atomic_write_text(out / "knn.json", json.dumps(scores, indent=2) + "\n")
-            log.info("k-NN accuracy on held-out digits: %.4f", scores["knn_top1"])
+        if cfg.eval_knn:
+            write_knn(model.encoder, cfg.data, out)
         log.info("SimCLR encoder written to %s", out / "encoder.safetensors")
     return out

@@ -19,7 +19,7 @@ import torch
 
 from edge_ssl.errors import EdgeSSLError
 from edge_ssl.atomic import atomic_write_text
-from edge_ssl.models.mae import MaskedAutoencoder
+from edge_ssl.methods.mae import MaskedAutoencoder
 from edge_ssl.models.vit import ViT, ViTConfig
 from edge_ssl.vision.builtin import ImageSet, load_digits, load_labeled_set
 from edge_ssl.vision.evaluate import (EmbedFn, evaluate_features, extract_features, pixel_embed_fn, split_labeled,

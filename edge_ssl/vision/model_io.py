@@ -9,7 +9,7 @@ from pathlib import Path
 
 from edge_ssl.config import ConfigError, from_dict
 from edge_ssl.errors import EdgeSSLError
-from edge_ssl.models.mae import MAEConfig, MaskedAutoencoder
+from edge_ssl.methods.mae import MAEConfig, MaskedAutoencoder
 from edge_ssl.models.store import load_into, load_state, read_model_meta, save_model
 from edge_ssl.models.vit import ViT, ViTConfig
 

@@ -5,7 +5,7 @@
 #   1. real speech: data/real (make real-data) and the training labels from the committed Whisper decodes
 #      (recipes/real_en/label.sh: the game's script where Whisper tiny.en agrees with it)
 #   2. TTS: 4,500 utterances of the offline voices (4 voices held out), 60% augmented
-#   3. the mix (real + TTS), Whisper tiny.en's encoder, CTC fine-tuning: edge_ssl/configs/ctc/edge_en_v2.yaml
+#   3. the mix (real + TTS), Whisper tiny.en's encoder, CTC fine-tuning: edge_ssl/recipes/configs/ctc/edge_en_v2.yaml
 #   4. int8 .pte (XNNPACK, static, convs included) and int8 .onnx, both verified against eager
 #   5. a word LM (3-gram) from the training transcripts and WordNet, without any test sentence
 #   6. evaluate on the held-out real speakers and the held-out TTS voices beside the previous bundled model

@@ -52,11 +52,11 @@ def installed(tmp_path_factory) -> Path:
 def test_the_wheel_carries_every_config_and_trains_from_an_empty_folder(installed, tmp_path):
     work = tmp_path / "empty"
     work.mkdir()
-    probe = ("import edge_ssl; from edge_ssl.recipes.common import CONFIG_ROOT; "
+    probe = ("import edge_ssl; from edge_ssl.recipes.runner import CONFIG_ROOT; "
              "print(edge_ssl.__file__); print(len(list(CONFIG_ROOT.glob('*/*.yaml'))))")
     where, n_configs = run(installed, "-c", probe, cwd=work).split()
     assert not Path(where).resolve().is_relative_to(REPO), where  # the source tree is not on the path
-    assert int(n_configs) == len(list((REPO / "edge_ssl" / "configs").glob("*/*.yaml")))
+    assert int(n_configs) == len(list((REPO / "edge_ssl" / "recipes" / "configs").glob("*/*.yaml")))
 
     rng = np.random.default_rng(0)
     utts = []

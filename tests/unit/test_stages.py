@@ -45,7 +45,7 @@ def test_failed_stage_leaves_no_record(tmp_path):
 
 def test_demo_scales_cover_every_training_stage():
     from edge_ssl.demo import SCALES, STAGES
-    from edge_ssl.recipes.common import resolve_config_path
+    from edge_ssl.recipes.runner import resolve_config_path
 
     trained = {"hubert_iter1", "hubert_iter2", "data2vec", "distill", "finetune", "mae", "simclr"}
     assert trained <= {s.name for s in STAGES}
@@ -61,7 +61,7 @@ def test_demo_tiny_mae_overrides_apply_to_its_recipe_config():
     from edge_ssl.config import load_config
     from edge_ssl.demo import SCALES
     from edge_ssl.recipes import pretrain_mae
-    from edge_ssl.recipes.common import resolve_config_path
+    from edge_ssl.recipes.runner import resolve_config_path
 
     path = resolve_config_path("mae/tiny")
     plain = load_config(pretrain_mae.Config, path)

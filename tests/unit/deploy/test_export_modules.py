@@ -101,3 +101,17 @@ def test_conv_extractor_other_forms_unchanged(kw):
     wave, lengths = randn(2, 4000) * 0.3, torch.tensor([4000, 3000])
     with torch.no_grad():
         torch.testing.assert_close(export(wave, lengths), fe(wave, lengths), atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("pool", ["mean", "cls"])
+def test_vit_cls_broadcast(pool):
+    from edge_ssl.models.vit import ViT, vit_config
+
+    torch.manual_seed(0)
+    vit = ViT(vit_config("tiny", image_size=16, patch_size=4, pool=pool)).eval()
+    images = randn(3, 3, 16, 16)
+    export = swapped(vit)
+    with torch.no_grad():
+        torch.testing.assert_close(export.features(images), vit.features(images), atol=1e-5, rtol=1e-5)
+        for a, b in zip(export.hidden_states(images), vit.hidden_states(images)):
+            torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)

@@ -9,7 +9,7 @@ from edge_ssl.deploy.golden import golden_dir, read_golden
 from edge_ssl.deploy.pipeline import ExportConfig, export_model
 from edge_ssl.deploy.verify import verify_artifact
 from edge_ssl.errors import EdgeSSLError
-from edge_ssl.models.mae import MAEConfig, MaskedAutoencoder
+from edge_ssl.methods.mae import MAEConfig, MaskedAutoencoder
 from edge_ssl.models.vit import ViT, ViTConfig
 from edge_ssl.runtime import open_runner
 from edge_ssl.vision.model_io import save_mae, save_vit

@@ -107,7 +107,7 @@ def test_hubert_targets_from_a_normalising_model(tmp_path):
 def test_data2vec_recipe_saves_a_normalising_model():
     from edge_ssl.config import load_config
     from edge_ssl.recipes import pretrain_data2vec
-    from edge_ssl.recipes.common import resolve_config_path
+    from edge_ssl.recipes.runner import resolve_config_path
 
     assert pretrain_data2vec.Config().encoder.normalize
     for name in ("data2vec/tiny", "data2vec/base"):

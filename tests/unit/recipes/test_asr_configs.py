@@ -5,7 +5,7 @@ import pytest
 
 from edge_ssl.config import load_config
 from edge_ssl.recipes import distill, finetune_ctc
-from edge_ssl.recipes.common import CONFIG_ROOT
+from edge_ssl.recipes.runner import CONFIG_ROOT
 
 SCHEMAS = {"ctc": finetune_ctc.Config, "lowlabel": finetune_ctc.Config, "distill": distill.Config}
 FILES = sorted(p for family in SCHEMAS for p in (CONFIG_ROOT / family).glob("*.yaml"))

@@ -1,4 +1,4 @@
-"""Every recipe YAML under edge_ssl/configs loads against its recipe's schema (unknown keys, wrong types and
+"""Every recipe YAML under edge_ssl/recipes/configs loads against its recipe's schema (unknown keys, wrong types and
 failed validations are errors), and the paper-scale pretraining configs keep the papers' numbers."""
 from pathlib import Path
 
@@ -6,7 +6,7 @@ import importlib
 import pytest
 
 from edge_ssl.config import load_config
-from edge_ssl.recipes.common import CONFIG_ROOT
+from edge_ssl.recipes.runner import CONFIG_ROOT
 
 # config family folder -> recipe module under edge_ssl.recipes
 FAMILIES = {"wav2vec2": "pretrain_wav2vec2", "hubert": "pretrain_hubert", "data2vec": "pretrain_data2vec",

@@ -4,7 +4,7 @@ import yaml
 
 from edge_ssl.config import ConfigError, save_config
 from edge_ssl.recipes import finetune_ctc
-from edge_ssl.recipes.common import check_resume_config
+from edge_ssl.recipes.runner import check_resume_config
 from edge_ssl.training.loop import CHECKPOINT
 
 

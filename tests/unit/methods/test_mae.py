@@ -1,6 +1,6 @@
 import torch
 
-from edge_ssl.models.mae import MAEConfig, MaskedAutoencoder, mae_vit_base_patch16_dec512d8b
+from edge_ssl.methods.mae import MAEConfig, MaskedAutoencoder, mae_vit_base_patch16_dec512d8b
 from edge_ssl.models.vit import ViTConfig
 from edge_ssl.objectives.mae import mae_loss, normalize_patches
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from edge_ssl.models.simclr import SimCLR, SimCLRConfig
+from edge_ssl.methods.simclr import SimCLR, SimCLRConfig
 from edge_ssl.models.vit import ViTConfig
 from edge_ssl.objectives.simclr import nt_xent
 from edge_ssl.vision.builtin import ImageSet, find_digits_sheet
@@ -95,7 +95,7 @@ def test_tiny_run_learns(tmp_path):
     """60 updates of a 1-layer ViT on the training digits: the loss falls and the held-out k-NN is far above
     chance (10%) and above the same encoder before training."""
     from edge_ssl.recipes import pretrain_simclr
-    from edge_ssl.recipes.common import run_recipe
+    from edge_ssl.recipes.runner import run_recipe
     from edge_ssl.vision.evaluate import evaluate_digits
 
     torch.manual_seed(1)
@@ -119,7 +119,7 @@ def test_tiny_run_learns(tmp_path):
 def test_base_config_keeps_the_papers_numbers():
     from edge_ssl.config import load_config
     from edge_ssl.recipes import pretrain_simclr
-    from edge_ssl.recipes.common import CONFIG_ROOT
+    from edge_ssl.recipes.runner import CONFIG_ROOT
 
     c = load_config(pretrain_simclr.Config, CONFIG_ROOT / "simclr" / "base.yaml")
     c.validate()

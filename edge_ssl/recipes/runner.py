@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 C = TypeVar("C")
 
 # The recipe configs ship inside the package (package data), so ``-c ctc/tiny`` works from an installed wheel.
-CONFIG_ROOT = Path(__file__).resolve().parents[1] / "configs"
+CONFIG_ROOT = Path(__file__).resolve().parent / "configs"
 
 
 @dataclass
@@ -61,7 +61,7 @@ def build_audio_data(cfg: AudioDataConfig, info: DistInfo, seed: int, manifest: 
 
 
 def resolve_config_path(config: str | None) -> Path | None:
-    """A path, or a name under edge_ssl/configs (``hubert/tiny`` -> edge_ssl/configs/hubert/tiny.yaml)."""
+    """A path, or a name under edge_ssl/recipes/configs (``hubert/tiny`` -> edge_ssl/recipes/configs/hubert/tiny.yaml)."""
     if config is None:
         return None
     p = Path(config)

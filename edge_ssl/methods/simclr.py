@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from edge_ssl.models.vit import ViT, ViTConfig, vit_config, weight_decay_groups
+from edge_ssl.models.vit import ViT, ViTConfig, weight_decay_groups
 from edge_ssl.objectives.simclr import nt_xent
 
 
@@ -70,15 +70,3 @@ class SimCLR(nn.Module):
         z1, z2 = z.chunk(2)  # (B, P) each: row i of both is image i
         loss, accuracy = nt_xent(z1, z2, self.cfg.temperature)
         return loss, {"pair_acc": float(accuracy)}
-
-
-def simclr_config(size: str, image_size: int, patch_size: int, **kw) -> SimCLRConfig:
-    return SimCLRConfig(encoder=vit_config(size, image_size, patch_size), **kw)
-
-
-def simclr_vit_base_patch16(**kw) -> SimCLR:
-    return SimCLR(simclr_config("base", 224, 16, **kw))
-
-
-def simclr_vit_small_patch16(**kw) -> SimCLR:
-    return SimCLR(simclr_config("small", 224, 16, **kw))

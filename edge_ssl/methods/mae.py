@@ -115,16 +115,3 @@ def mae_config(size: str, image_size: int, patch_size: int, decoder_dim: int, de
 
 def mae_vit_base_patch16_dec512d8b(**kw) -> MaskedAutoencoder:
     return MaskedAutoencoder(mae_config("base", 224, 16, 512, 8, 16, **kw))
-
-
-def mae_vit_large_patch16_dec512d8b(**kw) -> MaskedAutoencoder:
-    return MaskedAutoencoder(mae_config("large", 224, 16, 512, 8, 16, **kw))
-
-
-def mae_vit_small_patch16_dec512d8b(**kw) -> MaskedAutoencoder:
-    return MaskedAutoencoder(mae_config("small", 224, 16, 512, 8, 16, **kw))
-
-
-def mae_vit_tiny_patch4_dec128d2b(image_size: int = 32, **kw) -> MaskedAutoencoder:
-    """For small images (digits upsampled to 32 px): 8x8 patches of 4 px, a 128-wide 2-layer decoder."""
-    return MaskedAutoencoder(mae_config("tiny", image_size, 4, 128, 2, 4, **kw))
