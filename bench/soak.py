@@ -44,7 +44,7 @@ def long_recording(folder: Path, hours: float, voice: str) -> Path:
     """A 16-sentence dialogue, repeated to ``hours``; written block by block (PCM 16)."""
     import soundfile as sf
 
-    from edge_ssl.asr.stream.segment import build_dialogue
+    from edge_ssl.data.tts import build_dialogue
     wave, _ = build_dialogue(SENTENCES, [0.6 + 0.1 * (i % 7) for i in range(len(SENTENCES) + 1)], voice=voice)
     path = folder / "soak.wav"
     with sf.SoundFile(str(path), "w", 16000, 1, subtype="PCM_16") as f:

@@ -209,3 +209,29 @@ def synthesize(voice: Voice, prompts: Sequence[Prompt]) -> list[tuple[np.ndarray
     """Render each prompt with ``voice``: a list of (wave (S,) float32, sample rate) at the engine's rate."""
     with tempfile.TemporaryDirectory(prefix="edge_ssl_tts_") as tmp:
         return _ENGINES[voice.engine](voice, prompts, Path(tmp))
+
+
+def build_dialogue(texts: list[str], gaps: list[float], voice: str = "espeak-ng:en-us",
+                   sample_rate: int = 16000) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """A recording with a known segmentation, for tests and benchmarks: TTS clips separated by silences.
+
+    ``gaps`` holds len(texts) + 1 silences in seconds (before, between, after). Returns the wave (S,) float32
+    and each clip's (first, one-past-last) non-silent sample.
+    """
+    import soxr
+
+    if len(gaps) != len(texts) + 1:
+        raise ValueError(f"need {len(texts) + 1} gaps for {len(texts)} texts, got {len(gaps)}")
+    clips = synthesize(Voice.parse(voice), [Prompt(t, 1.0, 0.0) for t in texts])
+    parts = [np.zeros(round(gaps[0] * sample_rate), np.float32)]
+    spans, pos = [], len(parts[0])
+    for (wave, sr), gap in zip(clips, gaps[1:]):
+        if sr != sample_rate:
+            wave = soxr.resample(wave, sr, sample_rate)
+        loud = np.flatnonzero(np.abs(wave) > 1e-3)  # trim the engine's own leading/trailing silence
+        wave = np.asarray(wave[loud[0]:loud[-1] + 1], dtype=np.float32)
+        silence = np.zeros(round(gap * sample_rate), np.float32)
+        spans.append((pos, pos + len(wave)))
+        parts += [wave, silence]
+        pos += len(wave) + len(silence)
+    return np.concatenate(parts), spans

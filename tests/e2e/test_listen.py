@@ -13,7 +13,8 @@ import soundfile as sf
 import torch
 
 from edge_ssl.asr.stream.endpoint import live_endpoint
-from edge_ssl.asr.stream.segment import build_dialogue, segment_wave
+from edge_ssl.asr.stream.segment import segment_wave
+from edge_ssl.data.tts import build_dialogue
 from edge_ssl.asr.stream.session import StreamConfig, open_recognizer, open_session, run_stream, transcribe_wave
 from edge_ssl.asr.decode.tokenizer import CharTokenizer
 from edge_ssl.asr.stream.vad import SileroVad

@@ -10,7 +10,8 @@ import soundfile as sf
 import soxr
 import torch
 
-from edge_ssl.asr.stream.segment import build_dialogue, segment_wave
+from edge_ssl.asr.stream.segment import segment_wave
+from edge_ssl.data.tts import build_dialogue
 from edge_ssl.asr.stream.session import open_recognizer, transcribe_wave
 from edge_ssl.asr.decode.tokenizer import CharTokenizer
 from edge_ssl.asr.stream.vad import SileroVad

@@ -56,31 +56,3 @@ def segment_wave(wave: np.ndarray, detector: Detector | None = None, vad_cfg: Va
         out += seg.accept(wave[i:i + block])
     out += seg.flush()
     return [s for s in out if s.final]
-
-
-def build_dialogue(texts: list[str], gaps: list[float], voice: str = "espeak-ng:en-us",
-                   sample_rate: int = VAD_SAMPLE_RATE) -> tuple[np.ndarray, list[tuple[int, int]]]:
-    """A recording with a known segmentation, for tests and benchmarks: TTS clips separated by silences.
-
-    ``gaps`` holds len(texts) + 1 silences in seconds (before, between, after). Returns the wave (S,) float32
-    and each clip's (first, one-past-last) non-silent sample.
-    """
-    import soxr
-
-    from edge_ssl.data.tts import Prompt, Voice, synthesize
-
-    if len(gaps) != len(texts) + 1:
-        raise ValueError(f"need {len(texts) + 1} gaps for {len(texts)} texts, got {len(gaps)}")
-    clips = synthesize(Voice.parse(voice), [Prompt(t, 1.0, 0.0) for t in texts])
-    parts = [np.zeros(round(gaps[0] * sample_rate), np.float32)]
-    spans, pos = [], len(parts[0])
-    for (wave, sr), gap in zip(clips, gaps[1:]):
-        if sr != sample_rate:
-            wave = soxr.resample(wave, sr, sample_rate)
-        loud = np.flatnonzero(np.abs(wave) > 1e-3)  # trim the engine's own leading/trailing silence
-        wave = np.asarray(wave[loud[0]:loud[-1] + 1], dtype=np.float32)
-        silence = np.zeros(round(gap * sample_rate), np.float32)
-        spans.append((pos, pos + len(wave)))
-        parts += [wave, silence]
-        pos += len(wave) + len(silence)
-    return np.concatenate(parts), spans

@@ -180,7 +180,8 @@ def test_static_int8_pte_is_one_partition(whisper_ctc, speech_manifest, tmp_path
 
 
 def test_transcribe_evaluate_and_stream_on_the_pte(pte, whisper_ctc, speech_manifest, tmp_path, run_cli):
-    from edge_ssl.asr.stream.segment import Segmenter, build_dialogue, segment_wave
+    from edge_ssl.asr.stream.segment import Segmenter, segment_wave
+    from edge_ssl.data.tts import build_dialogue
     from edge_ssl.asr.stream.session import Final, StreamConfig, StreamingSession, open_recognizer, transcribe_wave
     from edge_ssl.asr.stream.vad import SileroVad
     from edge_ssl.audio.io import save_wav

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from edge_ssl.asr.stream.segment import Segmenter, build_dialogue, segment_wave
+from edge_ssl.asr.stream.segment import Segmenter, segment_wave
+from edge_ssl.data.tts import build_dialogue
 from edge_ssl.asr.stream.session import (ChunkedDecoder, Final, Partial, StreamConfig, StreamingSession, open_recognizer,
                                  recognizer_logits, transcribe_wave)
 from edge_ssl.asr.decode.tokenizer import CharTokenizer

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from edge_ssl.asr.stream import vad as vad_mod
-from edge_ssl.asr.stream.segment import build_dialogue, segment_wave
+from edge_ssl.asr.stream.segment import segment_wave
+from edge_ssl.data.tts import build_dialogue
 from edge_ssl.asr.stream.vad import WINDOW, EnergyVad, SileroVad, VadConfig, VadStream, open_detector
 from edge_ssl.errors import EdgeSSLError
 
