@@ -88,16 +88,13 @@ class Row:
 def model_flops(model_path: str, num_samples: int) -> float:
     """FLOPs of one forward: ``num_samples`` of audio, or one image for an image encoder."""
     import torch
-    from torch.utils.flop_counter import FlopCounterMode
 
+    from edge_ssl.models.flops import forward_flops
     from edge_ssl.runtime.eager import load_model_and_meta
 
     model, meta = load_model_and_meta(model_path, min_samples=400, max_samples=num_samples)
     fn, x = (model.features, torch.zeros(1, *meta.image_shape)) if meta.is_image else (model, torch.zeros(1, num_samples))
-    counter = FlopCounterMode(display=False)
-    with counter, torch.inference_mode():
-        fn(x)
-    return float(counter.get_total_flops())
+    return float(forward_flops(fn, x))
 
 
 def is_image_model(path: Path) -> bool:

@@ -60,13 +60,11 @@ def load_teacher(path: str) -> SpeechEncoder:
 
 def encoder_cost(encoder: SpeechEncoder) -> dict[str, float]:
     """Parameters and forward GFLOPs for one second of 16 kHz audio (torch's FlopCounterMode: conv, matmul, attention)."""
-    from torch.utils.flop_counter import FlopCounterMode
+    from edge_ssl.models.flops import forward_flops
 
     enc = encoder.eval()
-    with torch.no_grad(), FlopCounterMode(display=False) as counter:
-        enc(torch.zeros(1, 16000, device=next(enc.parameters()).device))
-    return {"params_m": round(sum(p.numel() for p in enc.parameters()) / 1e6, 3),
-            "gflops_per_s": round(counter.get_total_flops() / 1e9, 3)}
+    flops = forward_flops(enc, torch.zeros(1, 16000, device=next(enc.parameters()).device))
+    return {"params_m": round(sum(p.numel() for p in enc.parameters()) / 1e6, 3), "gflops_per_s": round(flops / 1e9, 3)}
 
 
 @torch.no_grad()
