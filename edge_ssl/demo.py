@@ -33,7 +33,8 @@ class Scale:
 SCALES = {
     # the ~20-minute default on 2 CPU cores: every stage runs, quality is a smoke-level signal
     "tiny": Scale(1500, {"hubert_iter1": 150, "hubert_iter2": 150, "data2vec": 150, "distill": 150,
-                         "finetune": 2000, "mae": 300, "simclr": 600}, kmeans_restarts=3, heldout_per_voice=12,
+                         "finetune": 2000, "mae": 300, "simclr": 1200}, kmeans_restarts=3, heldout_per_voice=12,
+                  # simclr: 1200 = simclr/tiny's steps, the fewest measured whose (BN) features pass raw pixels on k-NN
                   overrides={
                       # in 300 MAE steps a shallower decoder gives better features, for 2/3 of the CPU time (k-NN
                       # with train seeds 1/2, decoder depth 4: 0.544/0.517, depth 2: 0.569/0.542; random init 0.527)
