@@ -308,6 +308,23 @@ def vision_table(scores: dict[str, dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def knn_verdict(rows: dict[str, dict]) -> str:
+    """One sentence from a set's rows: the best learned encoder's k-NN top-1 (plain or BN features, whichever is
+    higher) against the best raw-pixel row's, and which is ahead (issue 20's acceptance question)."""
+    def best(names):
+        return max(((rows[n].get(k), n, k) for n in names for k in ("knn_top1", "knn_bn_top1")
+                    if rows[n].get(k) is not None), default=None)
+
+    learned = best([n for n in rows if not n.startswith(("raw pixels", "ViT random"))])
+    pixels = best([n for n in rows if n.startswith("raw pixels")])
+    if learned is None or pixels is None:
+        return ""
+    how = {"knn_top1": "L2", "knn_bn_top1": "BN"}
+    word = "above" if learned[0] > pixels[0] else "not above"
+    return (f"Best learned k-NN top-1: {learned[1]} {100 * learned[0]:.1f}% ({how[learned[2]]} features), {word} "
+            f"{pixels[1]} {100 * pixels[0]:.1f}% ({how[pixels[2]]}).")
+
+
 STAGES = [
     Stage("corpus", "build the synthetic speech corpus (offline TTS)", corpus),
     Stage("targets_iter1", "HuBERT targets, iteration 1 (MFCC k-means)", targets_iter1),
@@ -371,6 +388,8 @@ def write_report(ctx: Context, table: str, wall_s: float) -> Path:
                   "non-faces, 80/20 split per class); k-NN k=20, T=0.07 on L2-normalised features, and on features "
                   "standardised with the training set's statistics (BN); raw pixels = the encoder's input view.", "",
                   r["image_features"]["table"], ""]
+        verdict = knn_verdict(r["image_features"]["scores"].get("digits", {}))
+        lines += [f"Held-out digits: {verdict}", ""] if verdict else []
     lines += ["## Stages", "", "| stage | seconds | CPU seconds | notes |", "|---|---|---|---|"]
     for st in STAGES:
         res = r.get(st.name, {})
