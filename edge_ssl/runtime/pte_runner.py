@@ -60,8 +60,27 @@ class PteRunner(Runner):
         try:
             with native_stderr():  # the XNNPACK threadpool's first use logs its cpuinfo probe from C++
                 self.method = self.program.load_method("forward")
+                if not self.meta.is_image:
+                    self._size_for_longest_input()
         except RuntimeError as e:
             raise EdgeSSLError(f"{path}: ExecuTorch cannot load 'forward' ({e})") from None
+
+    def _size_for_longest_input(self) -> None:
+        """Run the method once on silence of the longest accepted length before any real input.
+
+        Workaround for an XNNPACK bug (the XNNPACK in executorch 1.5.1): on some artifacts (the bundled
+        edge_en model; random-weight exports of the same graph never take that path), one op's reshape
+        allocates a private fp32 buffer sized for a short first input (4,608 bytes = 384 x 3 frames for
+        1024 samples) and a later, longer run reads past it. Valgrind: invalid reads just after that block,
+        allocated in ``xnn_reshape_runtime``, none on a fresh long run. The over-read is heap garbage, so
+        the logits depended on what ran before (up to ~6 apart) and changed between identical calls.
+        Sized first for ``max_samples``, the buffer holds every later input: outputs then equal a fresh
+        program's, bit for bit. Costs one longest-input run at load (~0.45 s for 30 s, one thread).
+        Remove once XNNPACK regrows that buffer (same class as google/XNNPACK#10791, deconvolution).
+        """
+        import torch
+
+        self.method.execute([torch.zeros(1, self.meta.max_samples)])
 
     def _constant(self, name: str):
         out = self.program.load_method(name).execute([])
