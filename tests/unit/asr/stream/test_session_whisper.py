@@ -28,13 +28,6 @@ def make_model(path, local=False):
     return open_recognizer(path)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 def test_recognizer_geometry_comes_from_the_model(tmp_path):
     rec = make_model(tmp_path / "w.safetensors")
