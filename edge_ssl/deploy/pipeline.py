@@ -70,13 +70,13 @@ def precision_name(fmt: str, quant: str) -> str:
     return f"int8-{quant}"
 
 
-def build_wrapper(model_path: str | Path, cfg: ExportConfig, precision: str) -> ExportWrapper:
+def build_wrapper(model_path: str | Path, cfg: ExportConfig, precision: str, fmt: str = "pte") -> ExportWrapper:
     from edge_ssl.runtime.eager import load_model_and_meta
 
     model, meta = load_model_and_meta(model_path, min_samples=round(cfg.min_seconds * 16000),
                                       max_samples=None if cfg.max_seconds is None else round(cfg.max_seconds * 16000),
                                       precision=precision, for_export=True)
-    return wrap(model, meta)
+    return wrap(model, meta, "xnnpack" if fmt == "pte" else "onnx")
 
 
 def image_golden_inputs(meta, n: int = 2) -> list[tuple[str, np.ndarray]]:
@@ -102,7 +102,7 @@ def export_model(model_path: str | Path, out: str | Path, cfg: ExportConfig = Ex
         raise EdgeSSLError(f"bad length range {cfg.min_seconds}..{cfg.max_seconds} s")
     precision = precision_name(fmt, cfg.quant)
     t0 = time.perf_counter()
-    wrapper = build_wrapper(model_path, cfg, precision)
+    wrapper = build_wrapper(model_path, cfg, precision, fmt)
     meta = wrapper.meta
     log.info("exporting %s %s -> %s (%s, %s)", meta.task, model_path, out, precision,
              f"images {meta.image_shape}" if meta.is_image else f"{meta.min_samples}..{meta.max_samples} samples")

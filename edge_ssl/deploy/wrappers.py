@@ -147,6 +147,7 @@ def export_checked(wrapper: ExportWrapper, module: nn.Module | None = None) -> t
 WRAPPERS = {SPEECH_CTC: SpeechCTCWrapper, SPEECH_ENCODER: SpeechEncoderWrapper, IMAGE_ENCODER: ImageEncoderWrapper}
 
 
-def wrap(model: nn.Module, meta: ArtifactMeta) -> ExportWrapper:
-    """The export graph of ``model`` (a copy with its layers in their export form; ``model`` is unchanged)."""
-    return WRAPPERS[meta.task](for_export(model), meta).eval()  # a new Module is in training mode
+def wrap(model: nn.Module, meta: ArtifactMeta, backend: str = "xnnpack") -> ExportWrapper:
+    """The export graph of ``model`` for ``backend`` (xnnpack | onnx): a copy with its layers in their export
+    form; ``model`` is unchanged."""
+    return WRAPPERS[meta.task](for_export(model, backend), meta).eval()  # a new Module is in training mode

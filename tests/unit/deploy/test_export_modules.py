@@ -2,8 +2,8 @@
 import pytest
 import torch
 
-from edge_ssl.deploy.export_modules import (ChannelNorm4d, ExportLayerNorm, ExportSelfAttention,
-                                            ExportTimeNorm, SWAPS, for_export)
+from edge_ssl.deploy.export_modules import (SWAPS, XNNPACK_SWAPS, ChannelNorm4d, ExportLayerNorm,
+                                            ExportSelfAttention, ExportTimeNorm, for_export)
 from edge_ssl.models.conv_extractor import ConvFeatureExtractor
 from edge_ssl.models.norm import LayerNorm, TimeNorm
 from edge_ssl.models.speech_encoder import SpeechEncoder, tiny, tiny_logmel
@@ -18,7 +18,8 @@ def randn(*shape):
 
 def swapped(module):
     out = for_export(module)
-    assert type(out) is SWAPS[type(module)] and type(module) is not SWAPS[type(module)]
+    form = {**SWAPS, **XNNPACK_SWAPS}[type(module)]
+    assert type(out) is form and type(module) is not form
     return out
 
 
@@ -65,7 +66,7 @@ def test_whole_encoder_same_function_and_left_alone(cfg):
     export = for_export(enc)
     assert {n: type(m) for n, m in enc.named_modules()} == before                # the model itself untouched
     kinds = {type(m) for m in export.modules()}
-    assert not kinds & set(SWAPS) and kinds & {ExportLayerNorm, ExportSelfAttention}
+    assert not kinds & (set(SWAPS) | set(XNNPACK_SWAPS)) and kinds & {ExportLayerNorm, ExportSelfAttention}
     time_norm = ChannelNorm4d if cfg.frontend == "conv" else ExportTimeNorm   # the 4-D front-end's own form
     assert (time_norm in kinds) == (cfg.extractor_mode == "group_norm")
     for p, q in zip(enc.parameters(), export.parameters()):
@@ -115,3 +116,16 @@ def test_vit_cls_broadcast(pool):
         torch.testing.assert_close(export.features(images), vit.features(images), atol=1e-5, rtol=1e-5)
         for a, b in zip(export.hidden_states(images), vit.hidden_states(images)):
             torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+
+
+def test_the_conv_front_end_swap_is_for_xnnpack_only():
+    from edge_ssl.deploy.export_modules import ExportConvFeatureExtractor
+    from edge_ssl.models.conv_extractor import ConvFeatureExtractor
+
+    enc = SpeechEncoder(tiny()).eval()
+    assert type(for_export(enc).feature_extractor) is ExportConvFeatureExtractor
+    onnx = for_export(enc, "onnx")
+    assert type(onnx.feature_extractor) is ConvFeatureExtractor
+    assert any(type(m) is ExportLayerNorm for m in onnx.modules())  # the other swaps apply to both
+    with pytest.raises(ValueError, match="xnnpack or onnx"):
+        for_export(enc, "tflite")
