@@ -39,8 +39,8 @@ def dialogue():
     return build_dialogue(TEXTS, GAPS)
 
 
-def stream(rec, wave, chunk, cfg=None):
-    sess = StreamingSession(rec, Segmenter(SileroVad()), cfg)
+def stream(rec, wave, chunk, cfg=None, endpoint_cfg=None):
+    sess = StreamingSession(rec, Segmenter(SileroVad(), endpoint_cfg=endpoint_cfg), cfg)
     events = []
     for i in range(0, len(wave), chunk):
         events += sess.accept(wave[i:i + chunk])
@@ -140,9 +140,7 @@ def paused():
 def live_events(rec, wave, chunk=512):
     from edge_ssl.asr.stream.endpoint import live_endpoint
 
-    sess = StreamingSession(rec, Segmenter(SileroVad(), endpoint_cfg=live_endpoint()))
-    events = sum((sess.accept(wave[i:i + chunk]) for i in range(0, len(wave), chunk)), []) + sess.finish()
-    return sess, events
+    return stream(rec, wave, chunk, endpoint_cfg=live_endpoint())
 
 
 @pytest.mark.parametrize("chunk", [512, 4800])
